@@ -1,0 +1,97 @@
+// swift-tools-version: 6.0
+//
+// swift-rosenpass: the Rosenpass post-quantum key exchange for WireGuard, in Swift.
+//
+// The modules follow the architecture, with dependencies pointing one way:
+//
+//   RosenpassCrypto  ->  RosenpassProtocol  ->  RosenpassApp  <-  RosenpassBroker
+//
+// - RosenpassCrypto:   pure primitives (Keccak, BLAKE2b, AEADs, Kyber-512, Classic McEliece 460896).
+// - RosenpassProtocol: the wire protocol as a pure state machine; randomness and clock are injected.
+// - RosenpassBroker:   the PSK broker protocol, the privileged WireGuard backends, the socket handler.
+// - RosenpassApp:      configuration, key files, the daemon's event loop and the command lines.
+// The executables are thin shells over RosenpassApp / RosenpassBroker.
+import PackageDescription
+
+let package = Package(
+    name: "swift-rosenpass",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "rosenpass", targets: ["rosenpass"]),
+        .executable(name: "rosenpass-wireguard-broker-privileged", targets: ["rosenpass-wireguard-broker-privileged"]),
+        .executable(
+            name: "rosenpass-wireguard-broker-socket-handler",
+            targets: ["rosenpass-wireguard-broker-socket-handler"]
+        ),
+        .executable(name: "rp", targets: ["rp"]),
+        .executable(name: "rosenpass-crypto", targets: ["rosenpass-crypto"]),
+        .library(name: "RosenpassCrypto", targets: ["RosenpassCrypto"]),
+        .library(name: "RosenpassProtocol", targets: ["RosenpassProtocol"]),
+        .library(name: "RosenpassBroker", targets: ["RosenpassBroker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.4.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        .target(
+            name: "RosenpassCrypto",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "RosenpassProtocol",
+            dependencies: ["RosenpassCrypto"]
+        ),
+        .target(
+            name: "RosenpassBroker",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "RosenpassApp",
+            dependencies: [
+                "RosenpassCrypto",
+                "RosenpassProtocol",
+                "RosenpassBroker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(name: "rosenpass", dependencies: ["RosenpassApp"]),
+        .executableTarget(name: "rp", dependencies: ["RosenpassApp"]),
+        .executableTarget(
+            name: "rosenpass-wireguard-broker-privileged",
+            dependencies: ["RosenpassBroker", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "rosenpass-wireguard-broker-socket-handler",
+            dependencies: ["RosenpassBroker", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "rosenpass-crypto",
+            dependencies: [
+                "RosenpassCrypto",
+                "RosenpassProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "RosenpassTestSupport", path: "Tests/RosenpassTestSupport"),
+        .testTarget(name: "RosenpassCryptoTests", dependencies: ["RosenpassCrypto", "RosenpassTestSupport"]),
+        .testTarget(
+            name: "RosenpassProtocolTests",
+            dependencies: ["RosenpassProtocol", "RosenpassCrypto", "RosenpassTestSupport"]
+        ),
+        .testTarget(name: "RosenpassBrokerTests", dependencies: ["RosenpassBroker", "RosenpassTestSupport"]),
+        .testTarget(name: "RosenpassAppTests", dependencies: ["RosenpassApp", "RosenpassTestSupport"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// RosenpassApp: see Package.swift for this module's role.

@@ -1,0 +1,1 @@
+// RosenpassBroker: see Package.swift for this module's role.

@@ -1,0 +1,141 @@
+// The sponge construction over Keccak-f[1600] (FIPS 202, section 4), with incremental absorb and squeeze.
+
+/// A Keccak sponge with a fixed rate and domain-separation suffix.
+///
+/// `SHA3_256`, `SHA3_512`, `SHAKE128` and `SHAKE256` are thin wrappers around this type. Data can be
+/// absorbed in any number of pieces; once squeezing has started, absorbing is a programming error.
+/// The state is wiped when the value is overwritten by ``wipe()``; callers that hash secrets call it.
+@usableFromInline
+struct KeccakSponge: Sendable {
+    /// The 25 lanes of the state, little-endian.
+    @usableFromInline
+    var lanes: (
+        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+        UInt64, UInt64, UInt64, UInt64, UInt64
+    ) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+    /// The rate in bytes (136 for SHAKE256 and SHA3-256, 168 for SHAKE128, 72 for SHA3-512).
+    @usableFromInline
+    let rate: Int
+
+    /// The domain-separation bits and the first padding bit: 0x06 for SHA-3, 0x1F for SHAKE.
+    @usableFromInline
+    let suffix: UInt8
+
+    /// While absorbing: bytes absorbed into the current block. While squeezing: bytes of the
+    /// current block already handed out.
+    @usableFromInline
+    var position: Int = 0
+
+    @usableFromInline
+    var squeezing = false
+
+    @usableFromInline
+    init(rate: Int, suffix: UInt8) {
+        precondition(rate > 0 && rate < 200 && rate % 8 == 0)
+        self.rate = rate
+        self.suffix = suffix
+    }
+
+    @inline(__always)
+    @usableFromInline
+    mutating func withLanes<R>(_ body: (UnsafeMutablePointer<UInt64>) throws -> R) rethrows -> R {
+        try withUnsafeMutableBytes(of: &lanes) { raw in
+            try body(raw.baseAddress!.assumingMemoryBound(to: UInt64.self))
+        }
+    }
+
+    /// Absorbs `input` into the sponge.
+    @usableFromInline
+    mutating func absorb(_ input: UnsafeRawBufferPointer) {
+        precondition(!squeezing, "Keccak sponge: absorb after squeeze")
+        guard var source = input.baseAddress, input.count > 0 else { return }
+        var remaining = input.count
+        let rate = self.rate
+        var position = self.position
+        withLanes { lanes in
+            let stateBytes = UnsafeMutableRawPointer(lanes).assumingMemoryBound(to: UInt8.self)
+            // Finish a partly filled block byte by byte.
+            if position > 0 {
+                let take = min(remaining, rate - position)
+                for i in 0..<take {
+                    stateBytes[position + i] ^= source.load(fromByteOffset: i, as: UInt8.self)
+                }
+                position += take
+                source += take
+                remaining -= take
+                if position == rate {
+                    keccakF1600(lanes)
+                    position = 0
+                }
+            }
+            // Whole blocks, a lane at a time.
+            let laneCount = rate / 8
+            while remaining >= rate {
+                for i in 0..<laneCount {
+                    lanes[i] ^= UInt64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
+                }
+                keccakF1600(lanes)
+                source += rate
+                remaining -= rate
+            }
+            // The tail.
+            for i in 0..<remaining {
+                stateBytes[position + i] ^= source.load(fromByteOffset: i, as: UInt8.self)
+            }
+            position += remaining
+        }
+        self.position = position
+    }
+
+    /// Pads the message and switches to squeezing.
+    @usableFromInline
+    mutating func finalizeAbsorb() {
+        let rate = self.rate
+        let position = self.position
+        let suffix = self.suffix
+        withLanes { lanes in
+            let stateBytes = UnsafeMutableRawPointer(lanes).assumingMemoryBound(to: UInt8.self)
+            stateBytes[position] ^= suffix
+            stateBytes[rate - 1] ^= 0x80
+            keccakF1600(lanes)
+        }
+        self.position = 0
+        self.squeezing = true
+    }
+
+    /// Writes the next `output.count` bytes of the sponge's output into `output`.
+    @usableFromInline
+    mutating func squeeze(into output: UnsafeMutableRawBufferPointer) {
+        if !squeezing { finalizeAbsorb() }
+        guard var destination = output.baseAddress else { return }
+        var remaining = output.count
+        let rate = self.rate
+        var position = self.position
+        withLanes { lanes in
+            let stateBytes = UnsafeRawPointer(lanes)
+            while remaining > 0 {
+                if position == rate {
+                    keccakF1600(lanes)
+                    position = 0
+                }
+                let take = min(remaining, rate - position)
+                destination.copyMemory(from: stateBytes + position, byteCount: take)
+                destination += take
+                remaining -= take
+                position += take
+            }
+        }
+        self.position = position
+    }
+
+    /// Overwrites the state with zeros (for sponges that absorbed secrets).
+    @usableFromInline
+    mutating func wipe() {
+        withLanes { lanes in
+            for i in 0..<25 { lanes[i] = 0 }
+        }
+        position = 0
+    }
+}

@@ -1,0 +1,1 @@
+// RosenpassProtocol: see Package.swift for this module's role.

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the end-to-end tests need, when they are missing and we are root.
+# Without root nothing is installed; the end-to-end suites then say what they skip.
+set -euo pipefail
+packages=(wireguard-go wireguard-tools iproute2 iputils-ping openssh-server openssh-client socat qemu-system-x86 libcap2-bin)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "note: not root, so not installing: ${missing[*]}" >&2
+    exit 0
+fi
+echo "installing test dependencies: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
