@@ -4,10 +4,8 @@ import ArgumentParser
 import Foundation
 import RosenpassCrypto
 
-/// The KEMs the tool knows, by their `--alg` name. The first McEliece entry is the default variant.
-let kemAlgorithms: [(name: String, kem: any KeyEncapsulationMechanism.Type)] = [
-    // Filled in as the KEMs arrive (issue 2: kyber512; issue 3: mceliece460896, mceliece460896-r4).
-]
+/// The KEMs the tool knows, by their `--alg` name (each family lists its own in its benchmark file).
+let kemAlgorithms: [(name: String, kem: any KeyEncapsulationMechanism.Type)] = kyberAlgorithms + mcelieceAlgorithms
 
 /// Selects a KEM by name.
 struct KEMAlgorithmOption: ParsableArguments {
