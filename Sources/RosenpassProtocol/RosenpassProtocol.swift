@@ -1,1 +1,0 @@
-// RosenpassProtocol: see Package.swift for this module's role.

@@ -1,0 +1,184 @@
+// The crypto server: our keys, the peer table and the public API the daemon drives.
+
+import RosenpassCrypto
+
+/// The Rosenpass protocol as a pure state machine (`protocol.md`).
+///
+/// It holds our static key pair, the peers, and every piece of protocol state. It does no I/O:
+/// the daemon feeds it datagrams and the time, and sends what it returns. All randomness comes from
+/// the ``HandshakeEntropy`` passed to each call, and all KEM operations go through a ``KEMSuite``,
+/// so a recorded handshake replays byte for byte.
+///
+/// Three entry points:
+/// - ``initiateHandshake(with:now:entropy:)`` starts a handshake and returns the InitHello to send;
+/// - ``handle(datagram:from:now:entropy:)`` processes one received datagram and returns the reply
+///   to send back to its sender, if any, and the events;
+/// - ``poll(now:entropy:)`` runs the timers (`protocol.md` §5): it returns the messages to send to
+///   peers, the events, and when to call it again.
+///
+/// A dropped datagram throws a ``ProtocolError`` and leaves the state exactly as it was.
+public struct CryptoServer: Sendable {
+    let keys: LocalStaticKeys
+    let kems: any KEMSuite
+    /// The rule for "under load" and whether DoS cookies are used (`protocol.md` §6).
+    public let loadPolicy: LoadPolicy
+    var state: ServerState
+
+    /// Creates a server for our static key pair.
+    ///
+    /// - Parameters:
+    ///   - secretKey: our Classic McEliece 460896 secret key in either layout (13568 or 13608 bytes);
+    ///     it is converted once so that both ciphertext formats can be answered.
+    ///   - publicKey: our public key (524160 bytes).
+    ///   - kems: the KEM implementations.
+    ///   - loadPolicy: when to require DoS cookies; on by default.
+    ///   - entropy: draws the initial biscuit keys and cookie secrets.
+    /// - Throws: ``ProtocolError`` of kind `invalidConfiguration` for keys of the wrong size.
+    public init(
+        secretKey: SecretBytes,
+        publicKey: [UInt8],
+        kems: some KEMSuite,
+        loadPolicy: LoadPolicy = .standard,
+        entropy: inout some HandshakeEntropy
+    ) throws(ProtocolError) {
+        keys = try LocalStaticKeys(secretKey: secretKey, publicKey: publicKey, kems: kems)
+        self.kems = kems
+        self.loadPolicy = loadPolicy
+        state = ServerState(
+            cookieSecrets: CookieSecretRing(using: &entropy),
+            biscuitKeys: BiscuitKeyRing(using: &entropy),
+            load: LoadMonitor(policy: loadPolicy))
+    }
+
+    /// Our public key.
+    public var publicKey: [UInt8] { keys.publicKey }
+
+    /// The McEliece variant of the secret key we were given.
+    public var secretKeyVariant: McElieceVariant { keys.nativeVariant }
+
+    /// Our own peer id under `version`, as peers configured with that version know us.
+    public func ownPeerID(_ version: ProtocolVersion) -> PeerID { keys.digests(version).peerID }
+
+    /// Adds a peer.
+    ///
+    /// - Returns: the handle by which events name this peer.
+    /// - Throws: ``ProtocolError`` of kind `invalidConfiguration` for a public key or PSK of the wrong
+    ///   size, or a peer whose id equals that of an existing peer.
+    @discardableResult
+    public mutating func addPeer(_ configuration: PeerConfiguration) throws(ProtocolError) -> PeerHandle {
+        guard configuration.publicKey.count == McElieceVariant.publicKeyCount else {
+            throw .invalidConfiguration(
+                "peer public key must be \(McElieceVariant.publicKeyCount) bytes, got \(configuration.publicKey.count)")
+        }
+        if let psk = configuration.presharedKey, psk.count != 32 {
+            throw .invalidConfiguration("pre-shared key must be 32 bytes, got \(psk.count)")
+        }
+        let version = configuration.version
+        let digests = PublicKeyDigests(publicKey: configuration.publicKey, version: version)
+        guard state.peerIDIndex[digests.peerID] == nil else {
+            throw .invalidConfiguration("a peer with the id \(digests.peerID) is already configured")
+        }
+        let peer = Peer(
+            publicKey: configuration.publicKey,
+            presharedKey: configuration.presharedKey.map(Secret.init) ?? Secret(zeros: 32),
+            version: version,
+            separator: configuration.outputKeySeparator,
+            compressedSeparator: configuration.outputKeySeparator.compressed(version),
+            initiatorVariant: configuration.initiatorVariant ?? keys.nativeVariant,
+            digests: digests,
+            ourPeerID: keys.digests(version).peerID,
+            cookieKey: Secret(copying: DomainConstants.cookies.cookieKey.adding(configuration.publicKey).value),
+            initiates: configuration.initiates)
+        state.peers.append(peer)
+        let handle = PeerHandle(index: state.peers.count - 1)
+        state.peerIDIndex[digests.peerID] = handle.index
+        return handle
+    }
+
+    /// The number of configured peers.
+    public var peerCount: Int { state.peers.count }
+
+    /// The id of `peer` (under its configured version); the daemon prints its ``PeerID/base64``.
+    public func peerID(of peer: PeerHandle) -> PeerID { state.peers[peer.index].digests.peerID }
+
+    /// The protocol version configured for `peer`.
+    public func version(of peer: PeerHandle) -> ProtocolVersion { state.peers[peer.index].version }
+
+    /// Turns automatic initiation for `peer` on or off (the daemon learned or lost its endpoint).
+    public mutating func setInitiates(_ initiates: Bool, for peer: PeerHandle) throws(ProtocolError) {
+        try checkPeer(peer)
+        state.peers[peer.index].initiates = initiates
+    }
+
+    /// Whether `peer` has a live session (a key that is not stale).
+    public func hasSession(with peer: PeerHandle) -> Bool { state.peers[peer.index].session != nil }
+
+    /// Whether we have an initiator handshake open with `peer`.
+    public func hasHandshake(with peer: PeerHandle) -> Bool { state.peers[peer.index].handshake != nil }
+
+    func checkPeer(_ peer: PeerHandle) throws(ProtocolError) {
+        guard state.peers.indices.contains(peer.index) else { throw .unknownPeer("no \(peer) is configured") }
+    }
+
+    /// Applies `body` to a peer and keeps the session-id index in step with its handshake and session.
+    mutating func updatePeer<R>(_ index: Int, _ body: (inout Peer) -> R) -> R {
+        let before = state.peers[index].ownSessionIDs
+        let result = body(&state.peers[index])
+        let after = state.peers[index].ownSessionIDs
+        for id in before.subtracting(after) where state.sessionIndex[id] == index { state.sessionIndex[id] = nil }
+        for id in after.subtracting(before) { state.sessionIndex[id] = index }
+        return result
+    }
+
+    /// Draws a session id that is not registered yet.
+    func freshSessionID(using entropy: inout some HandshakeEntropy) -> SessionID {
+        while true {
+            let id = SessionID(bytes: entropy.bytes(FieldSize.sessionID, for: .sessionID))
+            if state.sessionIndex[id] == nil { return id }
+        }
+    }
+}
+
+/// Everything in a crypto server that changes. Equality compares every field, secrets in constant
+/// time, so tests can check that a rejected datagram changed nothing.
+struct ServerState: Equatable, Sendable {
+    var peers: [Peer] = []
+    /// `pid(spkt)` under each peer's version → peer index.
+    var peerIDIndex: [PeerID: Int] = [:]
+    /// Our own session ids (handshake `sidi`, session `sidm`) → peer index.
+    var sessionIndex: [SessionID: Int] = [:]
+    /// InitConf bytes `0 ..< 160` of cached responses → peer index.
+    var responseCacheIndex: [[UInt8]: Int] = [:]
+    /// The node-wide biscuit counter, starting at 1.
+    var biscuitCounter = BiscuitNumber.one
+    var cookieSecrets: CookieSecretRing
+    var biscuitKeys: BiscuitKeyRing
+    var load: LoadMonitor
+}
+
+/// What handling one datagram produced.
+public struct HandleOutcome: Sendable {
+    /// The datagram to send back to the sender, if any: RespHello, EmptyData, CookieReply, InitConf,
+    /// or an InitHello retransmitted with a fresh cookie after a CookieReply.
+    public var reply: [UInt8]?
+    /// What happened: a new key, at most.
+    public var events: [ServerEvent]
+    /// The peer the datagram belonged to, when it could be told.
+    public var peer: PeerHandle?
+
+    init(reply: [UInt8]? = nil, events: [ServerEvent] = [], peer: PeerHandle? = nil) {
+        self.reply = reply
+        self.events = events
+        self.peer = peer
+    }
+}
+
+/// What one run of the timers produced.
+public struct PollOutcome: Sendable {
+    /// Messages to send to a peer's endpoint: new InitHellos and retransmissions.
+    public var messages: [(peer: PeerHandle, message: [UInt8])]
+    /// Stale keys.
+    public var events: [ServerEvent]
+    /// When to poll again, at the latest (another datagram may make it sooner).
+    public var nextPoll: Seconds
+}

@@ -1,0 +1,66 @@
+// What the daemon tells the crypto server about a peer (`protocol.md` §4.1, §7).
+
+import RosenpassCrypto
+
+/// A peer of the crypto server, as configured.
+public struct PeerConfiguration: Sendable {
+    /// The peer's static Classic McEliece 460896 public key (524160 bytes).
+    public var publicKey: [UInt8]
+    /// The optional pre-shared key (32 bytes); `nil` mixes 32 zero bytes (`protocol.md` §7).
+    public var presharedKey: SecretBytes?
+    /// The protocol version both sides configure for each other.
+    public var version: ProtocolVersion
+    /// The domain separator of the output key; both sides must agree.
+    public var outputKeySeparator: OutputKeyDomainSeparator
+    /// The McEliece ciphertext format to use when we initiate; `nil` means the variant of our own
+    /// secret key. As responder we answer in whatever format the peer used.
+    public var initiatorVariant: McElieceVariant?
+    /// Whether ``CryptoServer/poll(now:entropy:)`` starts handshakes with this peer (the daemon
+    /// knows its endpoint). A peer that does not initiate still responds.
+    public var initiates: Bool
+
+    /// Creates a peer configuration.
+    public init(
+        publicKey: [UInt8],
+        presharedKey: SecretBytes? = nil,
+        version: ProtocolVersion,
+        outputKeySeparator: OutputKeyDomainSeparator = .wireGuardPSK,
+        initiatorVariant: McElieceVariant? = nil,
+        initiates: Bool = true
+    ) {
+        self.publicKey = publicKey
+        self.presharedKey = presharedKey
+        self.version = version
+        self.outputKeySeparator = outputKeySeparator
+        self.initiatorVariant = initiatorVariant
+        self.initiates = initiates
+    }
+}
+
+/// A handle to a configured peer: its position in the order peers were added.
+public struct PeerHandle: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The index, from 0 in the order of ``CryptoServer/addPeer(_:)``.
+    public let index: Int
+
+    public init(index: Int) { self.index = index }
+
+    public static func < (lhs: PeerHandle, rhs: PeerHandle) -> Bool { lhs.index < rhs.index }
+
+    public var description: String { "peer #\(index)" }
+}
+
+/// What the crypto server reports to the daemon.
+public enum ServerEvent: Equatable, Sendable, CustomStringConvertible {
+    /// A handshake with `peer` finished: `outputKey` is the new 32-byte shared key (the WireGuard PSK).
+    case keyExchanged(peer: PeerHandle, outputKey: Secret)
+    /// The key of `peer` is older than 180 s and must no longer be used: the daemon replaces it
+    /// with a random key (`protocol.md` §5.5).
+    case keyStale(peer: PeerHandle)
+
+    public var description: String {
+        switch self {
+        case .keyExchanged(let peer, _): return "key exchanged with \(peer)"
+        case .keyStale(let peer): return "key of \(peer) is stale"
+        }
+    }
+}
