@@ -1,1 +1,112 @@
-print("not yet implemented")
+// rosenpass-wireguard-broker-socket-handler: serves the broker protocol on a unix socket to many
+// clients through one privileged child (components.md §2.2). A thin shell over RosenpassBroker.
+
+import ArgumentParser
+import Glibc
+import Logging
+import RosenpassBroker
+
+nonisolated(unsafe) private var stopDescriptor: Int32 = -1
+
+struct SocketHandlerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rosenpass-wireguard-broker-socket-handler",
+        abstract: "Serve the Rosenpass PSK broker protocol on a unix socket, through one privileged broker process.",
+        discussion: """
+            Exactly one of --listen-path, --listen-fd and --stream-fd. The broker command comes after '--' \
+            (default: rosenpass-wireguard-broker-privileged from PATH); --allow-interface, --allow-peer, \
+            --policy, --max-key-age and --random-psk-at-start are appended to its arguments. A socket \
+            created with --listen-path is owner-only (0600) unless --mode/--group say otherwise; a stale \
+            socket left by a dead handler is replaced, a live one or any other file is not. A broker \
+            process that dies is restarted.
+            """,
+        version: "0.1.0"
+    )
+
+    @Option(name: .customLong("listen-path"), help: "Create and listen on a unix socket at PATH.")
+    var listenPath: String?
+
+    @Option(name: .customLong("listen-fd"), help: "Listen on this inherited, listening unix socket.")
+    var listenFD: Int32?
+
+    @Option(name: .customLong("stream-fd"), help: "Serve this one inherited, connected unix socket; exit when it closes.")
+    var streamFD: Int32?
+
+    @Option(name: .customLong("mode"), help: "Permission bits of the --listen-path socket, octal (default 600).")
+    var mode: String = "600"
+
+    @Option(name: .customLong("group"), help: "Group (name or number) of the --listen-path socket.")
+    var group: String?
+
+    @Option(name: .customLong("allow-interface"), help: "Passed to the broker command (repeatable).")
+    var allowInterface: [String] = []
+
+    @Option(name: .customLong("allow-peer"), help: "Passed to the broker command: IF:PUBKEY_B64 (repeatable).")
+    var allowPeer: [String] = []
+
+    @Option(name: .customLong("policy"), help: "Passed to the broker command: a policy file.")
+    var policy: String?
+
+    @Option(name: .customLong("max-key-age"), help: "Passed to the broker command: seconds before a stale PSK is replaced by a random one.")
+    var maxKeyAge: String?
+
+    @Flag(name: .customLong("random-psk-at-start"), help: "Passed to the broker command.")
+    var randomPskAtStart = false
+
+    @Argument(parsing: .postTerminator, help: "The broker command and its arguments, after '--'.")
+    var command: [String] = []
+
+    func validate() throws {
+        let given = [listenPath != nil, listenFD != nil, streamFD != nil].filter { $0 }.count
+        guard given == 1 else { throw ValidationError("give exactly one of --listen-path, --listen-fd and --stream-fd") }
+        guard let bits = mode_t(mode, radix: 8), bits <= 0o777 else { throw ValidationError("--mode wants octal permission bits such as 600 or 660") }
+        if listenPath == nil && (group != nil || mode != "600") {
+            throw ValidationError("--mode and --group apply to --listen-path only")
+        }
+        _ = bits
+    }
+
+    func run() throws {
+        BrokerLogging.bootstrap()
+        POSIX.ignoreSIGPIPE()
+        let logger = Logger(label: "rosenpass-wireguard-broker-socket-handler")
+
+        var brokerCommand = command.isEmpty ? ["rosenpass-wireguard-broker-privileged"] : command
+        for name in allowInterface { brokerCommand += ["--allow-interface", name] }
+        for peer in allowPeer { brokerCommand += ["--allow-peer", peer] }
+        if let policy { brokerCommand += ["--policy", policy] }
+        if let maxKeyAge { brokerCommand += ["--max-key-age", maxKeyAge] }
+        if randomPskAtStart { brokerCommand += ["--random-psk-at-start"] }
+
+        let source: SocketHandlerSource
+        if let listenPath {
+            source = .listenPath(listenPath, mode: mode_t(mode, radix: 8)!, group: try group.map(resolveGroup))
+        } else if let listenFD {
+            source = .listenDescriptor(listenFD)
+        } else {
+            source = .streamDescriptor(streamFD!)
+        }
+        let handler = try SocketHandler(configuration: .init(source: source, command: brokerCommand), logger: logger)
+        stopDescriptor = handler.stopDescriptor
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signalNumber) { _ in
+                var byte: UInt8 = 1
+                _ = write(stopDescriptor, &byte, 1)
+            }
+        }
+        do {
+            try handler.run()
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func resolveGroup(_ name: String) throws -> gid_t {
+        if let number = gid_t(name) { return number }
+        guard let entry = getgrnam(name) else { throw ValidationError("no group named \(name)") }
+        return entry.pointee.gr_gid
+    }
+}
+
+SocketHandlerCommand.main()

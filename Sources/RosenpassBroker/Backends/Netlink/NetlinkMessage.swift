@@ -1,0 +1,154 @@
+// Netlink and generic netlink message layout (linux/netlink.h, linux/genetlink.h).
+
+/// Constants of netlink, generic netlink and the WireGuard family (components.md §2.1, Appendix A).
+enum Netlink {
+    static let headerSize = 16
+    static let genericHeaderSize = 4
+    static let attributeHeaderSize = 4
+
+    static let flagRequest: UInt16 = 0x1
+    static let flagMulti: UInt16 = 0x2
+    static let flagAck: UInt16 = 0x4
+    static let flagDump: UInt16 = 0x300
+
+    static let typeError: UInt16 = 2
+    static let typeDone: UInt16 = 3
+
+    static let attributeNested: UInt16 = 0x8000
+    static let attributeTypeMask: UInt16 = 0x3fff
+
+    static let controlFamily: UInt16 = 0x10
+    static let controlGetFamily: UInt8 = 3
+    static let controlAttributeFamilyID: UInt16 = 1
+    static let controlAttributeFamilyName: UInt16 = 2
+
+    static let wireGuardFamilyName = "wireguard"
+    static let wireGuardVersion: UInt8 = 1
+    static let wgGetDevice: UInt8 = 0
+    static let wgSetDevice: UInt8 = 1
+    static let wgDeviceInterfaceName: UInt16 = 2
+    static let wgDevicePeers: UInt16 = 8
+    static let wgPeerPublicKey: UInt16 = 1
+    static let wgPeerPresharedKey: UInt16 = 2
+    static let wgPeerFlags: UInt16 = 3
+    static let wgPeerFlagUpdateOnly: UInt32 = 4
+
+    static func align(_ length: Int) -> Int { (length + 3) & ~3 }
+}
+
+/// Builds one netlink message in a buffer that is allocated once and zeroed when released, because
+/// SET_DEVICE messages carry the preshared key.
+final class NetlinkMessageBuilder {
+    private let storage: UnsafeMutableRawBufferPointer
+    private(set) var length = 0
+    private var nestStarts: [Int] = []
+
+    init(type: UInt16, flags: UInt16, sequence: UInt32, command: UInt8, version: UInt8, capacity: Int = 1024) {
+        storage = .allocate(byteCount: capacity, alignment: 8)
+        storage.initializeMemory(as: UInt8.self, repeating: 0)
+        length = Netlink.headerSize
+        storage.storeBytes(of: type.littleEndian, toByteOffset: 4, as: UInt16.self)
+        storage.storeBytes(of: flags.littleEndian, toByteOffset: 6, as: UInt16.self)
+        storage.storeBytes(of: sequence.littleEndian, toByteOffset: 8, as: UInt32.self)
+        append([command, version, 0, 0])
+    }
+
+    deinit {
+        wipe(storage)
+        storage.deallocate()
+    }
+
+    private func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append($0) }
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) {
+        precondition(length + bytes.count <= storage.count, "netlink message too large")
+        UnsafeMutableRawBufferPointer(rebasing: storage[length..<(length + bytes.count)]).copyMemory(from: bytes)
+        length += bytes.count
+    }
+
+    private func padToAlignment() { length = Netlink.align(length) }
+
+    private func attributeHeader(type: UInt16, payloadLength: Int) {
+        let total = UInt16(Netlink.attributeHeaderSize + payloadLength)
+        append(withUnsafeBytes(of: total.littleEndian) { Array($0) } + withUnsafeBytes(of: type.littleEndian) { Array($0) })
+    }
+
+    /// Appends an attribute with raw bytes.
+    func attribute(_ type: UInt16, bytes: UnsafeRawBufferPointer) {
+        attributeHeader(type: type, payloadLength: bytes.count)
+        append(bytes)
+        padToAlignment()
+    }
+
+    func attribute(_ type: UInt16, bytes: [UInt8]) {
+        bytes.withUnsafeBytes { attribute(type, bytes: $0) }
+    }
+
+    /// Appends a NUL-terminated string attribute.
+    func attribute(_ type: UInt16, string: String) {
+        attribute(type, bytes: Array(string.utf8) + [0])
+    }
+
+    func attribute(_ type: UInt16, u32 value: UInt32) {
+        attribute(type, bytes: withUnsafeBytes(of: value.littleEndian) { Array($0) })
+    }
+
+    /// Opens a nested attribute; close it with ``endNested()``.
+    func beginNested(_ type: UInt16) {
+        nestStarts.append(length)
+        attributeHeader(type: type | Netlink.attributeNested, payloadLength: 0)
+    }
+
+    func endNested() {
+        let start = nestStarts.removeLast()
+        storage.storeBytes(of: UInt16(length - start).littleEndian, toByteOffset: start, as: UInt16.self)
+    }
+
+    /// The finished message (its length field filled in).
+    func withMessage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        storage.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 0, as: UInt32.self)
+        return try body(UnsafeRawBufferPointer(rebasing: storage[0..<length]))
+    }
+}
+
+/// A received netlink message: header fields and the bytes after the header.
+struct NetlinkMessage {
+    var type: UInt16
+    var flags: UInt16
+    var sequence: UInt32
+    var payload: UnsafeRawBufferPointer
+
+    /// Splits one datagram into messages. Stops at the first malformed length.
+    static func parse(_ datagram: UnsafeRawBufferPointer) -> [NetlinkMessage] {
+        var messages: [NetlinkMessage] = []
+        var offset = 0
+        while offset + Netlink.headerSize <= datagram.count {
+            let length = Int(UInt32(littleEndian: datagram.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            guard length >= Netlink.headerSize, offset + length <= datagram.count else { break }
+            messages.append(NetlinkMessage(
+                type: UInt16(littleEndian: datagram.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self)),
+                flags: UInt16(littleEndian: datagram.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)),
+                sequence: UInt32(littleEndian: datagram.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)),
+                payload: UnsafeRawBufferPointer(rebasing: datagram[(offset + Netlink.headerSize)..<(offset + length)])))
+            offset += Netlink.align(length)
+        }
+        return messages
+    }
+}
+
+/// Iterates the attributes (type, payload) in `bytes`.
+func netlinkAttributes(_ bytes: UnsafeRawBufferPointer) -> [(type: UInt16, payload: UnsafeRawBufferPointer)] {
+    var result: [(UInt16, UnsafeRawBufferPointer)] = []
+    var offset = 0
+    while offset + Netlink.attributeHeaderSize <= bytes.count {
+        let length = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+        let type = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self))
+        guard length >= Netlink.attributeHeaderSize, offset + length <= bytes.count else { break }
+        result.append((type & Netlink.attributeTypeMask,
+                       UnsafeRawBufferPointer(rebasing: bytes[(offset + Netlink.attributeHeaderSize)..<(offset + length)])))
+        offset += Netlink.align(length)
+    }
+    return result
+}

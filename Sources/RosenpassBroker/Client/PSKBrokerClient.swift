@@ -1,0 +1,468 @@
+// The daemon's side of the PSK broker: delivers each peer's current key, survives broker restarts.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+
+/// Where a ``PSKBrokerClient`` finds its broker (components.md §2.3).
+public enum PSKBrokerEndpoint: Sendable, CustomStringConvertible {
+    /// A socket handler listening at this path (`--psk-broker PATH`, `psk_broker = "PATH"`,
+    /// `--psk-broker-path`). Reconnected with back-off whenever it goes away.
+    case socketPath(String)
+    /// An inherited connected unix stream socket (`--psk-broker-fd`). Cannot be reconnected: once it
+    /// closes, keys stay pending and the client reports ``PSKBrokerClientEvent/unrecoverable(reason:)``.
+    case inheritedDescriptor(Int32)
+    /// Spawn `executable --stream-fd 3 arguments…` with one end of a socket pair at fd 3 (the default
+    /// broker and `--psk-broker-spawn`). A dead child is replaced by a new one with back-off.
+    /// - Parameters:
+    ///   - executable: a path, or a name looked up in `PATH` (normally `rosenpass-wireguard-broker-socket-handler`).
+    ///   - arguments: appended after `--stream-fd 3`, e.g. `["--", "/usr/bin/rosenpass-wireguard-broker-privileged"]`.
+    case spawn(executable: String, arguments: [String])
+
+    /// The reference's spawn mode: `rosenpass-wireguard-broker-socket-handler --stream-fd 3` from `PATH`.
+    public static let defaultSpawn = PSKBrokerEndpoint.spawn(executable: "rosenpass-wireguard-broker-socket-handler", arguments: [])
+
+    public var description: String {
+        switch self {
+        case .socketPath(let path): return "broker socket \(path)"
+        case .inheritedDescriptor(let fd): return "broker fd \(fd)"
+        case .spawn(let executable, _): return "spawned \(executable)"
+        }
+    }
+}
+
+/// Where one peer's key stands.
+public enum PSKDeliveryState: Sendable, Equatable {
+    /// Waiting to be sent (not connected yet, or queued behind another request).
+    case pending
+    /// Sent; the answer has not arrived.
+    case sent
+    /// The broker answered Success for the current key.
+    case delivered
+    /// The broker refused or failed (the code says how); the client tries again later.
+    case failed(BrokerReturnCode)
+}
+
+/// What a ``PSKBrokerClient`` reports through its event handler (called on the client's thread;
+/// keep it short and never block in it).
+public enum PSKBrokerClientEvent: Sendable, Equatable {
+    /// A connection to the broker is up; every peer's current key will be (re)sent.
+    case connected
+    /// The connection went away; the client reconnects with back-off.
+    case disconnected(reason: String)
+    /// The broker installed the current key of `peer` on `interface`.
+    case delivered(interface: String, peer: WireGuardPublicKey)
+    /// The broker answered `code` for `peer` on `interface`; the key is retried later.
+    case failed(interface: String, peer: WireGuardPublicKey, code: BrokerReturnCode)
+    /// The broker cannot be reached again (an inherited fd closed). Keys stay pending.
+    case unrecoverable(reason: String)
+}
+
+/// The PSK broker client the `rosenpass` daemon uses: thread-safe, never blocks its caller.
+///
+/// The daemon calls ``setPresharedKey(_:peer:interface:)`` whenever a key is exchanged or erased; the
+/// call only records the key as the peer's *current* key and wakes the client's own thread, which
+/// owns the connection. That thread:
+///
+/// * connects (or spawns the socket handler) and, after every (re)connect, re-sends **every** peer's
+///   current key, so a key set while the broker was away, or lost with a restarted broker, reaches
+///   WireGuard as soon as the broker is back;
+/// * sends one request at a time and reads **every** response exactly once, matching them in order
+///   (the reference client returned its first response forever, components.md §1.5);
+/// * retries a key the broker answered with an error after a back-off (1 s doubling to 60 s), until it
+///   is delivered or replaced by a newer key; only the newest key of a peer is ever sent;
+/// * on a broken connection, a response timeout or a malformed response, closes the connection and
+///   reconnects with back-off (`initialBackoff` doubling to `maximumBackoff`).
+///
+/// Keys are held as ``PresharedKey`` (zeroed when replaced or released) and frames are built in
+/// buffers that are zeroed after sending. Nothing here logs a key.
+///
+/// ```swift
+/// let client = PSKBrokerClient(endpoint: .socketPath("/run/rosenpass/broker.sock"), logger: logger)
+/// client.start()
+/// try client.setPresharedKey(psk, peer: wgPeer, interface: "wg0")   // returns at once
+/// client.shutdown()                                                  // at exit
+/// ```
+public final class PSKBrokerClient: @unchecked Sendable {
+    /// Tunables of the client.
+    public struct Options: Sendable {
+        /// First reconnect delay in seconds.
+        public var initialBackoff: Double = 0.1
+        /// Longest reconnect delay in seconds.
+        public var maximumBackoff: Double = 5
+        /// First retry delay after an error answer.
+        public var initialRetryDelay: Double = 1
+        /// Longest retry delay after error answers.
+        public var maximumRetryDelay: Double = 60
+        /// Seconds to wait for an answer before the connection counts as broken.
+        public var responseTimeout: Double = 30
+
+        /// The defaults.
+        public init() {}
+    }
+
+    private struct Entry {
+        var key: PresharedKey
+        var generation: UInt64
+        var state: PSKDeliveryState
+        var order: UInt64
+        var retryAt: Double = 0
+        var retryDelay: Double
+    }
+
+    private struct InFlight {
+        var peer: PeerOnInterface
+        var generation: UInt64
+        var since: Double
+    }
+
+    /// The broker this client talks to.
+    public let endpoint: PSKBrokerEndpoint
+    private let options: Options
+    private let logger: Logger
+    private let eventHandler: (@Sendable (PSKBrokerClientEvent) -> Void)?
+
+    // Shared between the caller and the client thread, guarded by `lock`.
+    private let lock = NSLock()
+    private var entries: [PeerOnInterface: Entry] = [:]
+    private var nextOrder: UInt64 = 0
+    private var stopping = false
+    private var thread: Thread?
+    private let finished = NSCondition()
+    private var threadDone = false
+
+    // Owned by the client thread only.
+    private var connection: Int32 = -1
+    private var childPID: pid_t = 0
+    private var decoder = FrameDecoder(maximumPayload: BrokerWire.responseSize, discardLimit: UInt64(BrokerWire.responseSize))
+    private var inFlight: InFlight?
+    private var reconnectAt: Double = 0
+    private var backoff: Double
+    private var gaveUp = false
+    private let wake: (read: Int32, write: Int32)
+
+    /// Creates a client. Nothing happens until ``start()``.
+    /// - Parameters:
+    ///   - endpoint: where the broker is.
+    ///   - options: timing.
+    ///   - logger: for connection changes and broker errors (never keys).
+    ///   - eventHandler: optional observer, called on the client's thread.
+    public init(endpoint: PSKBrokerEndpoint, options: Options = Options(), logger: Logger,
+                eventHandler: (@Sendable (PSKBrokerClientEvent) -> Void)? = nil) throws {
+        self.endpoint = endpoint
+        self.options = options
+        self.logger = logger
+        self.eventHandler = eventHandler
+        self.backoff = options.initialBackoff
+        wake = try POSIX.socketPair(nonBlocking: true)
+    }
+
+    deinit {
+        close(wake.read)
+        close(wake.write)
+    }
+
+    /// Starts the client's thread. Call once.
+    public func start() {
+        let thread = Thread { [self] in
+            run()
+            finished.lock()
+            threadDone = true
+            finished.broadcast()
+            finished.unlock()
+        }
+        thread.name = "rosenpass-psk-broker-client"
+        lock.withLock { self.thread = thread }
+        thread.start()
+    }
+
+    /// Makes `presharedKey` the current key of `peer` on `interface` and schedules its delivery.
+    /// Returns at once; an older key of the same peer that was not sent yet is dropped.
+    /// - Throws: ``BrokerError/invalidArgument(_:)`` when the name does not fit the protocol (over 255 bytes).
+    public func setPresharedKey(_ presharedKey: PresharedKey, peer: WireGuardPublicKey, interface: String) throws {
+        guard interface.utf8.count <= BrokerWire.interfaceNameCapacity else {
+            throw BrokerError.invalidArgument("interface name of \(interface.utf8.count) bytes is longer than the broker protocol's 255")
+        }
+        let pair = PeerOnInterface(interface: interface, peer: peer)
+        lock.withLock {
+            nextOrder += 1
+            if var entry = entries[pair] {
+                entry.key = presharedKey
+                entry.generation += 1
+                if entry.state != .sent { entry.state = .pending }
+                entry.order = nextOrder
+                entry.retryAt = 0
+                entry.retryDelay = options.initialRetryDelay
+                entries[pair] = entry
+            } else {
+                entries[pair] = Entry(key: presharedKey, generation: 1, state: .pending, order: nextOrder,
+                                      retryDelay: options.initialRetryDelay)
+            }
+        }
+        poke()
+    }
+
+    /// Where the current key of `peer` on `interface` stands, or `nil` if none was set.
+    public func state(peer: WireGuardPublicKey, interface: String) -> PSKDeliveryState? {
+        lock.withLock { entries[PeerOnInterface(interface: interface, peer: peer)]?.state }
+    }
+
+    /// Stops the thread, closes the connection and, in spawn mode, waits for the socket handler to
+    /// exit (it sees end-of-file; after 2 s it gets SIGTERM). Pending keys are not delivered.
+    public func shutdown() {
+        let started = lock.withLock { () -> Bool in
+            stopping = true
+            return thread != nil
+        }
+        poke()
+        guard started else { return }
+        finished.lock()
+        while !threadDone { finished.wait() }
+        finished.unlock()
+    }
+
+    private func poke() {
+        var byte: UInt8 = 1
+        _ = send(wake.write, &byte, 1, Int32(MSG_NOSIGNAL))
+    }
+
+    // MARK: - The client thread
+
+    private func run() {
+        while !lock.withLock({ stopping }) {
+            let now = POSIX.monotonicNow()
+            if connection < 0 && !gaveUp && now >= reconnectAt { connect() }
+            if connection >= 0 { sendNext(now: now) }
+
+            var fds = [pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+            if connection >= 0 { fds.append(pollfd(fd: connection, events: Int16(POLLIN), revents: 0)) }
+            let timeout = pollTimeout(now: now)
+            _ = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
+            if fds[0].revents != 0 { drainWake() }
+            if fds.count > 1 && fds[1].revents != 0 { receive() }
+            if let inFlight, connection >= 0, POSIX.monotonicNow() - inFlight.since > options.responseTimeout {
+                disconnect(reason: "no answer within \(formatSeconds(options.responseTimeout))")
+            }
+            reapChild(wait: false)
+        }
+        if connection >= 0 { disconnect(reason: "shutting down", report: false) }
+        reapChild(wait: true)
+    }
+
+    private func pollTimeout(now: Double) -> Int32 {
+        var wakeAt = now + 60
+        if connection < 0 && !gaveUp { wakeAt = min(wakeAt, reconnectAt) }
+        if let inFlight { wakeAt = min(wakeAt, inFlight.since + options.responseTimeout) }
+        if connection >= 0 && inFlight == nil {
+            let retry = lock.withLock { entries.values.filter { if case .failed = $0.state { return true } else { return false } }.map(\.retryAt).min() }
+            if let retry { wakeAt = min(wakeAt, retry) }
+        }
+        if childPID != 0 { wakeAt = min(wakeAt, now + 1) }
+        return Int32(max(0, (wakeAt - now) * 1000) + 1)
+    }
+
+    private func drainWake() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while buffer.withUnsafeMutableBytes({ recv(wake.read, $0.baseAddress, $0.count, 0) }) > 0 {}
+    }
+
+    private func connect() {
+        do {
+            switch endpoint {
+            case .socketPath(let path):
+                connection = try UnixSocket.connect(path: path)
+            case .inheritedDescriptor(let fd):
+                let owned = try POSIX.claimInheritedDescriptor(fd)
+                guard POSIX.isUnixStreamSocket(owned) else {
+                    close(owned)
+                    throw BrokerError.invalidArgument("broker fd \(fd) is not a connected unix stream socket")
+                }
+                connection = owned
+            case .spawn(let executable, let arguments):
+                reapChild(wait: true)
+                let (mine, theirs) = try POSIX.socketPair()
+                defer { close(theirs) }
+                do {
+                    childPID = try ProcessSpawner.spawn(executable: executable, arguments: ["--stream-fd", "3"] + arguments,
+                                                        descriptors: [(theirs, 3)])
+                } catch {
+                    close(mine)
+                    throw error
+                }
+                connection = mine
+            }
+            try POSIX.setNonBlocking(connection)
+        } catch {
+            if connection >= 0 { close(connection) }
+            connection = -1
+            if case .inheritedDescriptor = endpoint {
+                giveUp(reason: "\(error)")
+            } else {
+                logger.warning("PSK broker unavailable (\(endpoint)): \(error); retrying in \(backoff) s")
+                scheduleReconnect()
+            }
+            return
+        }
+        backoff = options.initialBackoff
+        decoder.reset()
+        inFlight = nil
+        lock.withLock {
+            for pair in entries.keys {
+                entries[pair]!.state = .pending
+                entries[pair]!.retryAt = 0
+            }
+        }
+        logger.info("connected to the PSK broker (\(endpoint)); sending every peer's current key")
+        eventHandler?(.connected)
+    }
+
+    private func scheduleReconnect() {
+        reconnectAt = POSIX.monotonicNow() + backoff
+        backoff = min(backoff * 2, options.maximumBackoff)
+    }
+
+    private func giveUp(reason: String) {
+        gaveUp = true
+        logger.error("PSK broker (\(endpoint)) is gone and cannot be reconnected: \(reason); keys are no longer delivered")
+        eventHandler?(.unrecoverable(reason: reason))
+    }
+
+    private func disconnect(reason: String, report: Bool = true) {
+        close(connection)
+        connection = -1
+        decoder.reset()
+        if let inFlight {
+            lock.withLock {
+                if entries[inFlight.peer]?.state == .sent { entries[inFlight.peer]!.state = .pending }
+            }
+        }
+        inFlight = nil
+        guard report else { return }
+        if case .inheritedDescriptor = endpoint {
+            giveUp(reason: reason)
+            return
+        }
+        logger.warning("lost the PSK broker (\(endpoint)): \(reason); reconnecting")
+        eventHandler?(.disconnected(reason: reason))
+        scheduleReconnect()
+    }
+
+    private func reapChild(wait: Bool) {
+        guard childPID != 0 else { return }
+        var status: Int32 = 0
+        if wait {
+            for _ in 0..<100 {
+                if waitpid(childPID, &status, WNOHANG) == childPID { break }
+                usleep(20_000)
+            }
+            if waitpid(childPID, &status, WNOHANG) == 0 {
+                kill(childPID, SIGTERM)
+                waitpid(childPID, &status, 0)
+            }
+            childPID = 0
+            return
+        }
+        if waitpid(childPID, &status, WNOHANG) == childPID {
+            logger.warning("the spawned socket handler (pid \(childPID)) \(ProcessSpawner.describe(status: status))")
+            childPID = 0
+        }
+    }
+
+    /// Sends the oldest ready key, if nothing is in flight.
+    private func sendNext(now: Double) {
+        guard inFlight == nil else { return }
+        let next: (PeerOnInterface, PresharedKey, UInt64)? = lock.withLock {
+            let ready = entries.filter { _, entry in
+                switch entry.state {
+                case .pending: return true
+                case .failed: return entry.retryAt <= now
+                case .sent, .delivered: return false
+                }
+            }
+            guard let (pair, entry) = ready.min(by: { $0.value.order < $1.value.order }) else { return nil }
+            entries[pair]!.state = .sent
+            return (pair, entry.key, entry.generation)
+        }
+        guard let (pair, key, generation) = next else { return }
+        let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: BrokerWire.lengthPrefixSize + BrokerWire.requestSize, alignment: 8)
+        defer {
+            wipe(frame)
+            frame.deallocate()
+        }
+        do {
+            let request = try SetPskRequest(interface: pair.interface, peer: pair.peer, presharedKey: key)
+            LengthPrefixedFrames.lengthPrefix(BrokerWire.requestSize).withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: frame[0..<8]).copyMemory(from: $0)
+            }
+            request.encodePayload(into: UnsafeMutableRawBufferPointer(rebasing: frame[8...]))
+            inFlight = InFlight(peer: pair, generation: generation, since: now)
+            try POSIX.writeAll(connection, UnsafeRawBufferPointer(frame), context: "\(endpoint)")
+        } catch {
+            disconnect(reason: "\(error)")
+        }
+    }
+
+    private func receive() {
+        let got: Int
+        do {
+            got = try decoder.readInto { free in try POSIX.readSome(connection, into: free, context: "\(endpoint)") ?? -1 }
+        } catch {
+            disconnect(reason: "\(error)")
+            return
+        }
+        if got == 0 {
+            disconnect(reason: "the broker closed the connection")
+            return
+        }
+        while connection >= 0 {
+            let frame: DecodedFrame<SetPskResponse>?
+            do {
+                frame = try decoder.nextFrame { try SetPskResponse(decodingPayload: UnsafeRawBufferPointer($0)) }
+            } catch {
+                disconnect(reason: "malformed response: \(error)")
+                return
+            }
+            guard let frame else { return }
+            guard case .payload(let response) = frame else {
+                disconnect(reason: "oversized response")
+                return
+            }
+            guard let sent = inFlight else {
+                disconnect(reason: "a response nobody asked for")
+                return
+            }
+            inFlight = nil
+            handle(response.returnCode, for: sent)
+            sendNext(now: POSIX.monotonicNow())
+        }
+    }
+
+    private func handle(_ code: BrokerReturnCode, for sent: InFlight) {
+        let event: PSKBrokerClientEvent? = lock.withLock {
+            guard var entry = entries[sent.peer] else { return nil }
+            let current = entry.generation == sent.generation
+            if code == .success {
+                entry.state = current ? .delivered : .pending
+                entry.retryDelay = options.initialRetryDelay
+            } else if current {
+                entry.state = .failed(code)
+                entry.retryAt = POSIX.monotonicNow() + entry.retryDelay
+                entry.retryDelay = min(entry.retryDelay * 2, options.maximumRetryDelay)
+            } else {
+                entry.state = .pending  // a newer key is waiting; send it rather than retrying the old one
+            }
+            entries[sent.peer] = entry
+            return code == .success
+                ? .delivered(interface: sent.peer.interface, peer: sent.peer.peer)
+                : .failed(interface: sent.peer.interface, peer: sent.peer.peer, code: code)
+        }
+        if code == .success {
+            logger.debug("PSK broker installed the key of peer \(sent.peer.peer) on \(sent.peer.interface)")
+        } else {
+            logger.warning("PSK broker answered \(code) for peer \(sent.peer.peer) on \(sent.peer.interface); will retry")
+        }
+        if let event { eventHandler?(event) }
+    }
+}

@@ -1,1 +1,0 @@
-// RosenpassBroker: see Package.swift for this module's role.

@@ -1,0 +1,134 @@
+// The daemon's broker client: delivery, one answer per request, reconnection and re-sending.
+
+import Foundation
+import Glibc
+import Testing
+@testable import RosenpassBroker
+
+@Suite(.serialized) struct PSKBrokerClientTests {
+    private func makeClient(_ endpoint: PSKBrokerEndpoint, events: EventLog, retry: Double = 0.05) throws -> PSKBrokerClient {
+        var options = PSKBrokerClient.Options()
+        options.initialBackoff = 0.02
+        options.maximumBackoff = 0.2
+        options.initialRetryDelay = retry
+        options.maximumRetryDelay = retry
+        return try PSKBrokerClient(endpoint: endpoint, options: options, logger: LogCapture().logger) { events.record($0) }
+    }
+
+    @Test func deliversKeys_andConsumesEveryResponseOnce() throws {
+        let directory = TemporaryDirectory()
+        let server = FakeBrokerServer(path: directory.path + "/broker.sock")
+        try server.start()
+        defer { server.stop() }
+        let events = EventLog()
+        let client = try makeClient(.socketPath(server.path), events: events)
+        client.start()
+        defer { client.shutdown() }
+        // Many updates for several peers: each response must be matched to its own request.
+        for round in 0..<20 {
+            for peer in 0..<3 {
+                try client.setPresharedKey(Frames.psk(UInt8(round * 3 + peer)), peer: Frames.peer(UInt8(100 + peer)), interface: "wg\(peer)")
+            }
+            usleep(2_000)
+        }
+        #expect(eventually { (0..<3).allSatisfy { client.state(peer: Frames.peer(UInt8(100 + $0)), interface: "wg\($0)") == .delivered } })
+        // The last key of every peer reached the broker, and the newest one was the last sent for it.
+        for peer in 0..<3 {
+            let forPeer = server.received.filter { $0.interface == "wg\(peer)" }
+            #expect(forPeer.last?.psk == Frames.key(UInt8(19 * 3 + peer)))
+        }
+        #expect(events.count { if case .delivered = $0 { return true } else { return false } } == server.received.count)
+    }
+
+    @Test func reconnectsWithBackoff_andResendsEveryCurrentKey() throws {
+        let directory = TemporaryDirectory()
+        let server = FakeBrokerServer(path: directory.path + "/broker.sock")
+        try server.start()
+        let events = EventLog()
+        let client = try makeClient(.socketPath(server.path), events: events)
+        client.start()
+        defer { client.shutdown() }
+        try client.setPresharedKey(Frames.psk(1), peer: Frames.peer(1), interface: "wg0")
+        try client.setPresharedKey(Frames.psk(2), peer: Frames.peer(2), interface: "wg0")
+        #expect(eventually { server.received.count == 2 })
+
+        // The broker goes away; a key set meanwhile must not be lost.
+        server.stop()
+        #expect(eventually { events.count { if case .disconnected = $0 { return true } else { return false } } >= 1 })
+        try client.setPresharedKey(Frames.psk(3), peer: Frames.peer(1), interface: "wg0")
+        usleep(300_000)
+        #expect(client.state(peer: Frames.peer(1), interface: "wg0") == .pending)
+
+        let restarted = FakeBrokerServer(path: server.path)
+        try restarted.start()
+        defer { restarted.stop() }
+        #expect(eventually { restarted.received.count >= 2 })
+        let resent = Dictionary(restarted.received.map { ($0.peer, $0.psk) }, uniquingKeysWith: { _, last in last })
+        #expect(resent[Frames.peer(1)] == Frames.key(3))  // the newest key, not the one delivered before
+        #expect(resent[Frames.peer(2)] == Frames.key(2))  // delivered before, re-sent anyway: the broker may have restarted
+        #expect(eventually { client.state(peer: Frames.peer(1), interface: "wg0") == .delivered })
+        #expect(events.count { $0 == .connected } == 2)
+    }
+
+    @Test func errorAnswers_areRetriedUntilDelivered() throws {
+        let directory = TemporaryDirectory()
+        let server = FakeBrokerServer(path: directory.path + "/broker.sock")
+        server.codes = ["wg0": .noSuchPeer]
+        try server.start()
+        defer { server.stop() }
+        let events = EventLog()
+        let client = try makeClient(.socketPath(server.path), events: events)
+        client.start()
+        defer { client.shutdown() }
+        try client.setPresharedKey(Frames.psk(1), peer: Frames.peer(1), interface: "wg0")
+        #expect(eventually { client.state(peer: Frames.peer(1), interface: "wg0") == .failed(.noSuchPeer) })
+        #expect(eventually { server.received.count >= 3 })  // retried
+        server.codes = [:]
+        #expect(eventually { client.state(peer: Frames.peer(1), interface: "wg0") == .delivered })
+        #expect(events.events.contains(.failed(interface: "wg0", peer: Frames.peer(1), code: .noSuchPeer)))
+    }
+
+    @Test func startsBeforeTheBrokerExists_andDeliversOnceItAppears() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/broker.sock"
+        let events = EventLog()
+        let client = try makeClient(.socketPath(path), events: events)
+        client.start()
+        defer { client.shutdown() }
+        try client.setPresharedKey(Frames.psk(5), peer: Frames.peer(5), interface: "wg0")
+        usleep(200_000)
+        let server = FakeBrokerServer(path: path)
+        try server.start()
+        defer { server.stop() }
+        #expect(eventually { server.received.map(\.psk) == [Frames.key(5)] })
+    }
+
+    @Test func inheritedDescriptor_talksOverASocketPair_andReportsWhenItIsGone() throws {
+        let (ours, theirs) = try POSIX.socketPair()
+        let events = EventLog()
+        let client = try makeClient(.inheritedDescriptor(theirs), events: events)
+        client.start()
+        defer { client.shutdown() }
+        try client.setPresharedKey(Frames.psk(8), peer: Frames.peer(8), interface: "wg0")
+        let request = readExactly(ours, 8 + BrokerWire.requestSize)
+        #expect(Array(request[8 + 4..<8 + 36]) == Frames.key(8))
+        try POSIX.writeAll(ours, SetPskResponse(.success).encodedFrame, context: "test")
+        #expect(eventually { client.state(peer: Frames.peer(8), interface: "wg0") == .delivered })
+        close(ours)
+        #expect(eventually { events.events.contains { if case .unrecoverable = $0 { return true } else { return false } } })
+    }
+
+    @Test func malformedResponse_dropsTheConnection_andTheKeyIsResent() throws {
+        let (ours, theirs) = try POSIX.socketPair()
+        let events = EventLog()
+        let client = try makeClient(.inheritedDescriptor(theirs), events: events)
+        client.start()
+        defer { client.shutdown() }
+        try client.setPresharedKey(Frames.psk(8), peer: Frames.peer(8), interface: "wg0")
+        _ = readExactly(ours, 8 + BrokerWire.requestSize)
+        try POSIX.writeAll(ours, LengthPrefixedFrames.encode([0xff, 0, 0, 0, 0]), context: "test")
+        #expect(eventually { events.events.contains { if case .unrecoverable = $0 { return true } else { return false } } })
+        #expect(client.state(peer: Frames.peer(8), interface: "wg0") == .pending)
+        close(ours)
+    }
+}

@@ -1,0 +1,115 @@
+// The socket handler in-process, with the real privileged broker as its child: routing, garbage,
+// and the listening socket's permissions.
+
+import Foundation
+import Glibc
+import Testing
+@testable import RosenpassBroker
+import RosenpassTestSupport
+
+@Suite(.serialized) struct SocketHandlerTests {
+    /// Runs a handler on `path` whose child only allows interface `allowed0` (which does not exist, so
+    /// allowed requests answer NoSuchInterface and refused ones InternalError: two codes to route).
+    private func withHandler(_ body: (String) throws -> Void) throws {
+        let privileged = BuiltProducts.executable("rosenpass-wireguard-broker-privileged").path
+        try #require(FileManager.default.isExecutableFile(atPath: privileged), "build the products first: \(privileged)")
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/broker.sock"
+        let handler = try SocketHandler(
+            configuration: .init(source: .listenPath(path, mode: 0o600, group: nil),
+                                 command: [privileged, "--allow-interface", "allowed0"]),
+            logger: LogCapture().logger)
+        nonisolated(unsafe) let running = handler
+        let done = DispatchSemaphoreBox()
+        Thread.detachNewThread {
+            try? running.run()
+            done.signal()
+        }
+        defer {
+            handler.stop()
+            _ = done.wait(seconds: 10)
+        }
+        #expect(eventually { access(path, F_OK) == 0 })
+        try body(path)
+    }
+
+    private func request(_ interface: String) -> [UInt8] {
+        Frames.frame(Frames.requestPayload(interface: interface, psk: Frames.key(1), peer: Frames.key(2)))
+    }
+
+    private func ask(_ fd: Int32, _ bytes: [UInt8]) throws -> [UInt8] {
+        try POSIX.writeAll(fd, bytes, context: "test")
+        return readExactly(fd, 13)
+    }
+
+    @Test func answersReachTheClientThatAsked() throws {
+        try withHandler { path in
+            let clients = try (0..<6).map { _ in try UnixSocket.connect(path: path) }
+            defer { clients.forEach { close($0) } }
+            for fd in clients { POSIX.setSocketTimeouts(fd, seconds: 10) }
+            // Interleave: even clients ask for the allowed interface, odd ones for a refused one.
+            for (index, fd) in clients.enumerated() {
+                try POSIX.writeAll(fd, request(index % 2 == 0 ? "allowed0" : "refused0"), context: "test")
+            }
+            for (index, fd) in clients.enumerated() {
+                let expected: BrokerReturnCode = index % 2 == 0 ? .noSuchInterface : .internalError
+                #expect(readExactly(fd, 13) == SetPskResponse(expected).encodedFrame, "client \(index)")
+            }
+        }
+    }
+
+    @Test func garbageGetsAnErrorOrADisconnect_andNeverWedgesOthers() throws {
+        try withHandler { path in
+            let good = try UnixSocket.connect(path: path)
+            let sloppy = try UnixSocket.connect(path: path)
+            let hostile = try UnixSocket.connect(path: path)
+            let silent = try UnixSocket.connect(path: path)
+            defer { [good, sloppy, hostile, silent].forEach { close($0) } }
+            for fd in [good, sloppy, hostile, silent] { POSIX.setSocketTimeouts(fd, seconds: 10) }
+
+            // A half frame that never completes must not hold up anyone.
+            try POSIX.writeAll(silent, Array(request("allowed0").prefix(100)), context: "test")
+            // Malformed but framed: an error answer, and the connection still works.
+            #expect(try ask(sloppy, Frames.frame([1, 2, 3])) == SetPskResponse(.internalError).encodedFrame)
+            #expect(try ask(sloppy, Frames.frame([UInt8](repeating: 7, count: 500))) == SetPskResponse(.internalError).encodedFrame)
+            #expect(try ask(sloppy, request("allowed0")) == SetPskResponse(.noSuchInterface).encodedFrame)
+            // A length no frame can have: disconnected.
+            try POSIX.writeAll(hostile, LengthPrefixedFrames.lengthPrefix(1 << 40) + [0, 0], context: "test")
+            #expect(readExactly(hostile, 1).isEmpty)
+            // Everyone else is still served.
+            #expect(try ask(good, request("allowed0")) == SetPskResponse(.noSuchInterface).encodedFrame)
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        try withHandler { path in
+            let fd = try UnixSocket.connect(path: path)
+            defer { close(fd) }
+            POSIX.setSocketTimeouts(fd, seconds: 10)
+            try POSIX.writeAll(fd, request("allowed0") + request("refused0") + request("allowed0"), context: "test")
+            #expect(readExactly(fd, 39) == SetPskResponse(.noSuchInterface).encodedFrame + SetPskResponse(.internalError).encodedFrame
+                    + SetPskResponse(.noSuchInterface).encodedFrame)
+        }
+    }
+
+    @Test func listeningSocket_isOwnerOnly_replacesStaleSockets_andRefusesOthers() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/broker.sock"
+        let first = try UnixSocket.listen(path: path, mode: 0o600, gid: nil)
+        var status = stat()
+        #expect(lstat(path, &status) == 0)
+        #expect(status.st_mode & 0o777 == 0o600)
+        // A live socket is not taken over.
+        #expect(throws: BrokerError.self) { try UnixSocket.listen(path: path, mode: 0o600, gid: nil) }
+        // A stale one (its process gone) is.
+        close(first)
+        let second = try UnixSocket.listen(path: path, mode: 0o660, gid: nil)
+        #expect(lstat(path, &status) == 0 && status.st_mode & 0o777 == 0o660)
+        close(second)
+        // A regular file is never deleted.
+        unlink(path)
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8)))
+        #expect(throws: BrokerError.self) { try UnixSocket.listen(path: path, mode: 0o600, gid: nil) }
+        #expect(FileManager.default.contents(atPath: path) == Data("keep me".utf8))
+    }
+}
