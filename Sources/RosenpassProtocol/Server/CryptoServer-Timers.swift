@@ -15,7 +15,8 @@ extension CryptoServer {
         var events: [ServerEvent] = []
         for index in state.peers.indices {
             let handle = PeerHandle(index: index)
-            updatePeer(index) { peer in
+            let expiredCacheKey = updatePeer(index) { peer -> [UInt8]? in
+                var expiredCacheKey: [UInt8]?
                 if let handshake = peer.handshake, reached(handshake.expiresAt, now) {
                     peer.handshake = nil
                 }
@@ -30,11 +31,11 @@ extension CryptoServer {
                 }
                 if let cached = peer.cachedResponse, reached(cached.expiresAt, now) {
                     peer.cachedResponse = nil
+                    expiredCacheKey = cached.initConfKey
                 }
+                return expiredCacheKey
             }
-            if state.peers[index].cachedResponse == nil {
-                for (key, owner) in state.responseCacheIndex where owner == index { state.responseCacheIndex[key] = nil }
-            }
+            if let expiredCacheKey { state.responseCacheIndex[expiredCacheKey] = nil }
             let peer = state.peers[index]
             if peer.initiationRequested && peer.initiates && peer.handshake == nil {
                 if let message = try? initiateHandshake(with: handle, now: now, entropy: &entropy) {
