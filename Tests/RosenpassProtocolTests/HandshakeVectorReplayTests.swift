@@ -24,6 +24,18 @@ struct HandshakeVectorReplayTests {
         }
     }
 
+    /// The full replay: the same, with every decapsulation done by the real Kyber-512 and Classic
+    /// McEliece code on the recorded secret keys (the round-3 vector through the round-3 layout).
+    @Test("every Output of each vector with real KEM decapsulation")
+    func replayWithRealKEMs() throws {
+        for url in try VectorReplay.allVectorURLs() {
+            let vector = try HandshakeVector.load(url)
+            let result = try VectorReplay.replay(vector, realKEMs: StandardKEMs())
+            #expect(result.messages.count == 4, "\(url.lastPathComponent): expected four messages")
+            try VectorReplay.check(vector, result, name: url.lastPathComponent)
+        }
+    }
+
     @Test("the reference vector is V03, round 4, and its messages have the round-4 lengths")
     func referenceVectorShape() throws {
         let vector = try HandshakeVector.load(Fixtures.url("crypto_server_v03.json"))

@@ -1,0 +1,162 @@
+// In-memory handshakes: every version and McEliece format, mismatches, tampering and replays.
+
+import RosenpassCrypto
+import RosenpassTestSupport
+import Testing
+
+@testable import RosenpassProtocol
+
+@Suite("In-memory handshakes", .serialized)
+struct HandshakeTests {
+    @Test(
+        "V02/V03 × round 3/round 4: both sides end with the same key",
+        arguments: [ProtocolVersion.v02, .v03], [McElieceVariant.round3, .round4])
+    func completes(version: ProtocolVersion, variant: McElieceVariant) throws {
+        var pair = try ServerPair(
+            a: .init(version: version, initiatorVariant: variant), b: .init(version: version))
+        let run = try pair.handshake(at: 0)
+        let layout = MessageLayout(variant: variant)
+        #expect(run.messages.map(\.count) == [layout.initHelloLength, layout.respHelloLength, 176, 64])
+        let keyA = try #require(run.keyA)
+        #expect(run.keyB == keyA && keyA.count == 32)
+        #expect(pair.a.hasSession(with: ServerPair.peer) && pair.b.hasSession(with: ServerPair.peer))
+        #expect(!pair.a.hasHandshake(with: ServerPair.peer), "EmptyData ends the initiator's handshake")
+        #expect(pair.counterB["mceliece decaps"] == 1, "the responder decapsulates McEliece once")
+        // A second handshake yields a different key.
+        let again = try pair.handshake(at: 1)
+        #expect(again.keyA == again.keyB && again.keyA != keyA)
+    }
+
+    @Test("a server whose secret key has the round-3 layout initiates with 188-byte ciphertexts by default")
+    func defaultVariantFollowsSecretKey() throws {
+        let round3Key = StandardKEMs().convertStaticSecretKey(TestKeys.a.secretKey, from: .round4)
+        #expect(round3Key.count == 13_568)
+        var entropy = CountingEntropy()
+        var server = try CryptoServer(secretKey: round3Key, publicKey: TestKeys.a.publicKey, kems: StandardKEMs(), entropy: &entropy)
+        #expect(server.secretKeyVariant == .round3)
+        let peer = try server.addPeer(PeerConfiguration(publicKey: TestKeys.b.publicKey, version: .v02))
+        #expect(try server.initiateHandshake(with: peer, now: 0, entropy: &entropy).count == 1092)
+    }
+
+    @Test("mismatched PSKs or versions end with no key; mismatched OSK separators with different keys")
+    func mismatches() throws {
+        var psk = try ServerPair(a: .init(psk: [UInt8](repeating: 1, count: 32)), b: .init(psk: nil))
+        let hello = try psk.a.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &psk.entropyA)
+        let before = psk.b.state
+        #expect(throws: ProtocolError.self) { try psk.toB(hello, at: 0) }
+        #expect(psk.b.state.peers == before.peers && !psk.b.hasSession(with: ServerPair.peer))
+
+        for (versionA, versionB) in [(ProtocolVersion.v02, ProtocolVersion.v03), (.v03, .v02)] {
+            var pair = try ServerPair(a: .init(version: versionA), b: .init(version: versionB))
+            let hello = try pair.a.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &pair.entropyA)
+            #expect(throws: ProtocolError.self) { try pair.toB(hello, at: 0) }
+            #expect(!pair.b.hasSession(with: ServerPair.peer))
+        }
+
+        var separators = try ServerPair(b: .init(separator: OutputKeyDomainSeparator(organization: "example.org", labels: ["other"])))
+        let run = try separators.handshake(at: 0)
+        #expect(run.keyA != nil && run.keyB != nil && run.keyA != run.keyB)
+        var custom = try ServerPair(
+            a: .init(separator: OutputKeyDomainSeparator(organization: "example.org", labels: ["vpn", "psk"])),
+            b: .init(separator: OutputKeyDomainSeparator(organization: "example.org", labels: ["vpn", "psk"])))
+        let same = try custom.handshake(at: 0)
+        #expect(same.keyA != nil && same.keyA == same.keyB)
+    }
+
+    /// Every single-byte flip, a truncation and an extension of each message is rejected and leaves
+    /// the receiver's whole state unchanged. The envelope's cookie field is outside the MAC and is
+    /// never checked unless the responder is under load (`protocol.md` §3.8, §11 point 18), so flips
+    /// there are processed as the untouched message would be; they are left out here.
+    @Test("tampered, truncated or extended messages are rejected without any change of state")
+    func tampering() throws {
+        var pair = try ServerPair()
+        let hello = try pair.a.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &pair.entropyA)
+        try expectRejections(of: hello, uncheckedCookie: true) { message in try pair.toB(message, at: 0) } state: { pair.b.state }
+
+        let resp = try #require(try pair.toB(hello, at: 0).reply)
+        try expectRejections(of: resp, uncheckedCookie: true) { message in try pair.toA(message, at: 0) } state: { pair.a.state }
+
+        let conf = try #require(try pair.toA(resp, at: 0).reply)
+        try expectRejections(of: conf, uncheckedCookie: true) { message in try pair.toB(message, at: 0) } state: { pair.b.state }
+
+        let empty = try #require(try pair.toB(conf, at: 0).reply)
+        try expectRejections(of: empty, uncheckedCookie: true) { message in try pair.toA(message, at: 0) } state: { pair.a.state }
+        _ = try pair.toA(empty, at: 0)
+        #expect(!pair.a.hasHandshake(with: ServerPair.peer))
+    }
+
+    @Test("replays: a duplicate RespHello is dropped, a repeated InitConf is answered from the cache, a used biscuit is refused")
+    func replays() throws {
+        var pair = try ServerPair()
+        let hello = try pair.a.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &pair.entropyA)
+        let resp = try #require(try pair.toB(hello, at: 0).reply)
+        // A retransmitted InitHello gets a new RespHello (new sidr, new biscuit).
+        let secondResp = try #require(try pair.toB(hello, at: 0.3).reply)
+        #expect(secondResp[4..<8] != resp[4..<8])
+        let conf = try #require(try pair.toA(resp, at: 0).reply)
+        let stateA = pair.a.state
+        #expect(throws: ProtocolError.self) { try pair.toA(resp, at: 0.1) }
+        #expect(throws: ProtocolError.self) { try pair.toA(secondResp, at: 0.1) }
+        #expect(pair.a.state == stateA)
+
+        let first = try pair.toB(conf, at: 0)
+        #expect(first.events.count == 1)
+        let stateB = pair.b.state
+        var retransmitted = conf
+        retransmitted[170] ^= 0xFF  // the cookie field may change between retransmissions
+        let cached = try pair.toB(retransmitted, at: 5)
+        #expect(cached.reply == first.reply && cached.events.isEmpty)
+        #expect(pair.b.state == stateB)
+
+        _ = pair.b.poll(now: 121, entropy: &pair.entropyB)  // the cache entry expires
+        let afterPoll = pair.b.state
+        #expect(afterPoll.peers[0].cachedResponse == nil)
+        #expect(throws: ProtocolError.self) { try pair.toB(conf, at: 121) }
+        #expect(pair.b.state == afterPoll)
+    }
+
+    @Test("peer ids are per version; duplicate peers and bad key sizes are refused")
+    func configuration() throws {
+        var entropy = CountingEntropy()
+        var server = try CryptoServer(secretKey: TestKeys.a.secretKey, publicKey: TestKeys.a.publicKey, kems: StandardKEMs(), entropy: &entropy)
+        let v02 = try server.addPeer(PeerConfiguration(publicKey: TestKeys.b.publicKey, version: .v02))
+        let v03 = try server.addPeer(PeerConfiguration(publicKey: TestKeys.b.publicKey, version: .v03))
+        #expect(server.peerID(of: v02) != server.peerID(of: v03))
+        #expect(server.peerID(of: v03).base64.count == 44)
+        #expect(throws: ProtocolError.self) { try server.addPeer(PeerConfiguration(publicKey: TestKeys.b.publicKey, version: .v03)) }
+        #expect(throws: ProtocolError.self) { try server.addPeer(PeerConfiguration(publicKey: [1, 2, 3], version: .v03)) }
+        #expect(throws: ProtocolError.self) {
+            try server.addPeer(PeerConfiguration(publicKey: TestKeys.a.publicKey, presharedKey: SecretBytes([1]), version: .v03))
+        }
+        #expect(throws: ProtocolError.self) {
+            try CryptoServer(secretKey: SecretBytes([1, 2]), publicKey: TestKeys.a.publicKey, kems: StandardKEMs(), entropy: &entropy)
+        }
+        #expect(throws: ProtocolError.self) { try server.initiateHandshake(with: PeerHandle(index: 9), now: 0, entropy: &entropy) }
+    }
+}
+
+/// Checks that every single-byte flip (outside an unchecked cookie field), a truncation and an
+/// extension of `message` is rejected with no change of `state()`.
+func expectRejections(
+    of message: [UInt8], uncheckedCookie: Bool, _ handle: ([UInt8]) throws -> HandleOutcome, state: () -> ServerState,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    let before = state()
+    let cookie = Envelope.cookieOffset(message.count)..<message.count
+    var variants: [[UInt8]] = [Array(message.dropLast()), message + [0], []]
+    for index in message.indices where !(uncheckedCookie && cookie.contains(index)) {
+        var flipped = message
+        flipped[index] ^= 1 << UInt8(index % 8)
+        variants.append(flipped)
+    }
+    for (number, variant) in variants.enumerated() {
+        do {
+            let outcome = try handle(variant)
+            Issue.record("variant \(number) of a \(message.count)-byte message was accepted: \(outcome.events)", sourceLocation: sourceLocation)
+        } catch {}
+        if state() != before {
+            Issue.record("variant \(number) of a \(message.count)-byte message changed the state", sourceLocation: sourceLocation)
+            return
+        }
+    }
+}

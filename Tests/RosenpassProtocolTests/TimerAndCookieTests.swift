@@ -1,0 +1,194 @@
+// Timers and DoS cookies driven by a fake clock (protocol.md §5, §6; docs/dos-cookies.md).
+
+import RosenpassCrypto
+import RosenpassTestSupport
+import Testing
+
+@testable import RosenpassProtocol
+
+@Suite("Timers", .serialized)
+struct TimerTests {
+    @Test("a peer is initiated at start-up and retransmitted within the jitter bounds until 180 s")
+    func retransmissions() throws {
+        var pair = try ServerPair()
+        let start = pair.a.poll(now: 0, entropy: &pair.entropyA)
+        #expect(start.messages.count == 1 && start.messages[0].message.count == 1060)
+        let hello = start.messages[0].message
+        var now = 0.0
+        var wake = start.nextPoll
+        let bounds: [(Double, Double)] = [(0.25, 0.5), (0.5, 1), (1, 2), (2, 4), (4, 8), (5, 10), (5, 10), (5, 10)]
+        for (low, high) in bounds {
+            let gap = wake - now
+            #expect(gap >= low - 1e-9 && gap < high, "retransmission gap \(gap) outside [\(low), \(high))")
+            #expect(pair.a.poll(now: wake - 0.01, entropy: &pair.entropyA).messages.isEmpty)
+            now = wake
+            let due = pair.a.poll(now: now, entropy: &pair.entropyA)
+            #expect(due.messages.count == 1)
+            #expect(due.messages.first?.message == hello, "InitHello retransmitted unchanged (same MAC and cookie value)")
+            wake = due.nextPoll
+        }
+        var last = hello
+        while wake < 180 {
+            now = wake
+            let due = pair.a.poll(now: now, entropy: &pair.entropyA)
+            last = due.messages.last?.message ?? last
+            wake = due.nextPoll
+        }
+        #expect(wake == 180, "the handshake is given up 180 s after it began")
+        let restart = pair.a.poll(now: 180, entropy: &pair.entropyA)
+        #expect(restart.messages.count == 1 && restart.messages[0].message[4..<8] != hello[4..<8], "a new handshake with a new sidi")
+    }
+
+    @Test("jitter extremes: U = 0 gives 50 % and U → 1 gives almost 100 % of the nominal delay")
+    func jitterExtremes() throws {
+        for (jitter, factor) in [(0.0, 0.5), (0.999_999, 1.0)] {
+            var pair = try ServerPair()
+            pair.entropyA.jitter = jitter
+            let first = pair.a.poll(now: 10, entropy: &pair.entropyA)
+            #expect(abs((first.nextPoll - 10) - 0.5 * factor) < 1e-5)
+            let second = pair.a.poll(now: first.nextPoll, entropy: &pair.entropyA)
+            #expect(abs((second.nextPoll - first.nextPoll) - 1.0 * factor) < 1e-5)
+        }
+    }
+
+    @Test("rekey at 120 s as responder and 130 s as initiator; the key is stale at 180 s")
+    func rekeyAndStale() throws {
+        var pair = try ServerPair()
+        let run = try pair.handshake(at: 1000)
+        #expect(run.keyA != nil)
+        // Neither side starts anything before its rekey time.
+        #expect(pair.b.poll(now: 1119.99, entropy: &pair.entropyB).messages.isEmpty)
+        #expect(pair.a.poll(now: 1129.99, entropy: &pair.entropyA).messages.isEmpty)
+        let responderRekey = pair.b.poll(now: 1120, entropy: &pair.entropyB)
+        #expect(responderRekey.messages.count == 1 && responderRekey.messages[0].message[0] == 0x81)
+        let initiatorRekey = pair.a.poll(now: 1130, entropy: &pair.entropyA)
+        #expect(initiatorRekey.messages.count == 1 && initiatorRekey.messages[0].message[0] == 0x81)
+        #expect(pair.a.poll(now: 1179.99, entropy: &pair.entropyA).events.isEmpty)
+        let stale = pair.a.poll(now: 1180, entropy: &pair.entropyA)
+        #expect(stale.events == [.keyStale(peer: ServerPair.peer)])
+        #expect(!pair.a.hasSession(with: ServerPair.peer))
+    }
+
+    @Test("finishing as responder replaces the session and stops our own initiation; the roles alternate")
+    func rolesAlternate() throws {
+        var pair = try ServerPair()
+        _ = try pair.handshake(at: 0)
+        // B's session (responder role) is due at 120 s: B initiates, A responds and drops nothing of its own.
+        let hello = try #require(pair.b.poll(now: 120, entropy: &pair.entropyB).messages.first?.message)
+        _ = pair.a.poll(now: 120, entropy: &pair.entropyA)
+        let resp = try #require(try pair.a.handle(datagram: hello, from: ServerPair.hostB, now: 120, entropy: &pair.entropyA).reply)
+        let conf = try #require(try pair.b.handle(datagram: resp, from: ServerPair.hostA, now: 120, entropy: &pair.entropyB).reply)
+        let done = try pair.a.handle(datagram: conf, from: ServerPair.hostB, now: 120, entropy: &pair.entropyA)
+        #expect(done.events.count == 1)
+        #expect(pair.a.state.peers[0].session?.role == .responder)
+        // Now A is the one to rekey first, at 240 s.
+        #expect(pair.a.poll(now: 239.9, entropy: &pair.entropyA).messages.isEmpty)
+        #expect(pair.a.poll(now: 240, entropy: &pair.entropyA).messages.count == 1)
+    }
+
+    @Test("a peer that does not initiate only responds")
+    func passivePeer() throws {
+        var pair = try ServerPair(a: .init(initiates: false))
+        let idle = pair.a.poll(now: 0, entropy: &pair.entropyA)
+        #expect(idle.messages.isEmpty && idle.nextPoll == TimerConstants.unending)
+        try pair.a.setInitiates(true, for: ServerPair.peer)
+        #expect(pair.a.poll(now: 1, entropy: &pair.entropyA).messages.count == 1)
+    }
+}
+
+@Suite("DoS cookies", .serialized)
+struct CookieTests {
+    static let tight = LoadPolicy(burst: 1, handlingsPerSecond: 0.01)
+
+    @Test("under load an InitHello gets a CookieReply without McEliece work; the retransmission with the cookie completes")
+    func cookieFlow() throws {
+        var pair = try ServerPair(b: .init(loadPolicy: Self.tight))
+        _ = try pair.handshake(at: 0)  // spends the only token
+        #expect(pair.b.state.load.isUnderLoad(at: 1, policy: Self.tight))
+        let decapsBefore = pair.counterB["mceliece decaps"]
+
+        let hello = try pair.a.initiateHandshake(with: ServerPair.peer, now: 1, entropy: &pair.entropyA)
+        let peersBefore = pair.b.state.peers
+        let counterBefore = pair.b.state.biscuitCounter
+        let cookieReply = try #require(try pair.toB(hello, at: 1).reply)
+        #expect(cookieReply[0] == 0x86 && cookieReply.count == 1060)
+        #expect(pair.counterB["mceliece decaps"] == decapsBefore, "no McEliece work for an InitHello without cookie")
+        #expect(pair.b.state.peers == peersBefore && pair.b.state.biscuitCounter == counterBefore)
+
+        try expectCookieReplyRejections(cookieReply, pair: &pair)
+        let retransmission = try #require(try pair.toA(cookieReply, at: 1.01).reply)
+        #expect(retransmission[0..<1044] == hello[0..<1044], "same InitHello and MAC")
+        #expect(retransmission[1044...] != hello[1044...], "a new cookie")
+        let resp = try #require(try pair.toB(retransmission, at: 1.02).reply)
+        #expect(resp[0] == 0x82)
+        let conf = try #require(try pair.toA(resp, at: 1.03).reply)
+        let done = try pair.toB(conf, at: 1.04)
+        #expect(done.events.count == 1 && done.reply?.count == 64)
+
+        // The cookie is bound to the sender's address.
+        #expect(try pair.toB(retransmission, at: 1.05, from: [9, 9, 9]).reply?.first == 0x86)
+    }
+
+    @Test("a flood of InitHellos from other addresses does not lock out an honest peer or its own handshakes")
+    func honestPeerNotLockedOut() throws {
+        var pair = try ServerPair(b: .init(loadPolicy: LoadPolicy(burst: 4, handlingsPerSecond: 2)))
+        let captured = try pair.a.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &pair.entropyA)
+        var now = 0.0
+        var cookieReplies = 0
+        var processed = 0
+        for i in 0..<400 {
+            now = Double(i) * 0.005
+            let outcome = try pair.toB(captured, at: now, from: [UInt8(i & 0xFF), UInt8(i >> 8), 7])
+            if outcome.reply?.first == 0x86 { cookieReplies += 1 } else { processed += 1 }
+        }
+        #expect(processed <= 4 + 2 * 2 + 1, "the budget bounds McEliece work during the flood")
+        #expect(cookieReplies >= 390)
+
+        // The honest initiator completes one round trip later, with its cookie.
+        let hello = try pair.a.initiateHandshake(with: ServerPair.peer, now: now, entropy: &pair.entropyA)
+        let reply = try #require(try pair.toB(hello, at: now).reply)
+        let resp: [UInt8]
+        if reply[0] == 0x86 {
+            let retransmission = try #require(try pair.toA(reply, at: now).reply)
+            resp = try #require(try pair.toB(retransmission, at: now).reply)
+        } else {
+            resp = reply
+        }
+        let conf = try #require(try pair.toA(resp, at: now).reply)
+        #expect(try pair.toB(conf, at: now).events.count == 1)
+
+        // While under load, B still completes its own handshake as initiator (no self-inflicted #539).
+        #expect(pair.b.state.load.isUnderLoad(at: now, policy: pair.b.loadPolicy))
+        let ownHello = try pair.b.initiateHandshake(with: ServerPair.peer, now: now, entropy: &pair.entropyB)
+        let ownResp = try #require(try pair.toA(ownHello, at: now).reply)
+        let ownConf = try #require(try pair.b.handle(datagram: ownResp, from: ServerPair.hostA, now: now, entropy: &pair.entropyB).reply)
+        let ownEmpty = try #require(try pair.toA(ownConf, at: now).reply)
+        _ = try pair.b.handle(datagram: ownEmpty, from: ServerPair.hostA, now: now, entropy: &pair.entropyB)
+        #expect(!pair.b.hasHandshake(with: ServerPair.peer))
+    }
+
+    @Test("with cookies disabled, InitHellos are always processed")
+    func disabled() throws {
+        var pair = try ServerPair(b: .init(loadPolicy: LoadPolicy(cookiesEnabled: false, burst: 1, handlingsPerSecond: 0.01)))
+        for i in 0..<3 {
+            let hello = try pair.a.initiateHandshake(with: ServerPair.peer, now: Double(i), entropy: &pair.entropyA)
+            #expect(try pair.toB(hello, at: Double(i)).reply?.first == 0x82)
+        }
+    }
+
+    /// CookieReply has no MAC: bytes 4..<64 (sid, nonce, sealed cookie) are checked, the reserved
+    /// bytes and the padding are ignored (`protocol.md` §3.9).
+    func expectCookieReplyRejections(_ reply: [UInt8], pair: inout ServerPair) throws {
+        let before = pair.a.state
+        var variants: [[UInt8]] = [Array(reply.dropLast()), reply + [0]]
+        for index in 4..<64 {
+            var flipped = reply
+            flipped[index] ^= 0x80
+            variants.append(flipped)
+        }
+        for variant in variants {
+            #expect(throws: ProtocolError.self) { try pair.toA(variant, at: 1) }
+            #expect(pair.a.state == before)
+        }
+    }
+}
