@@ -52,7 +52,7 @@ struct BiscuitContents: Equatable {
         return BiscuitContents(
             peerID: PeerID(bytes: Array(plaintext[0..<32])),
             number: BiscuitNumber(littleEndian: plaintext[32..<44]),
-            chainingKey: Secret(copying: Array(plaintext[44..<76])))
+            chainingKey: plaintext.withUnsafeBytes { Secret(SecretBytes(copying: UnsafeRawBufferPointer(rebasing: $0[44..<76]))) })
     }
 
     /// The biscuit AD: `lhash(ver, "biscuit additional data", spkr, sidi, sidr)`, from the cached

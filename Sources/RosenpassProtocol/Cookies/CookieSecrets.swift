@@ -60,7 +60,7 @@ struct CookieSecretRing: Equatable, Sendable {
         let withSecret = secret.withUnsafeBytes { domain.adding($0) }
         var value = withSecret.adding(hostID).value
         defer { secureZero(&value) }
-        return Secret(copying: Array(value[0..<valueCount]))
+        return value.withUnsafeBytes { Secret(SecretBytes(copying: UnsafeRawBufferPointer(rebasing: $0[0..<valueCount]))) }
     }
 }
 

@@ -50,6 +50,15 @@ public struct CryptoServer: Sendable {
             load: LoadMonitor(policy: loadPolicy))
     }
 
+    /// Creates a server with the standard KEMs (Kyber-512 round 3, Classic McEliece 460896).
+    ///
+    /// - Throws: ``ProtocolError`` of kind `invalidConfiguration` for keys of the wrong size.
+    public init(
+        secretKey: SecretBytes, publicKey: [UInt8], loadPolicy: LoadPolicy = .standard, entropy: inout some HandshakeEntropy
+    ) throws(ProtocolError) {
+        try self.init(secretKey: secretKey, publicKey: publicKey, kems: StandardKEMs(), loadPolicy: loadPolicy, entropy: &entropy)
+    }
+
     /// Our public key.
     public var publicKey: [UInt8] { keys.publicKey }
 
