@@ -22,7 +22,7 @@ import Testing
         defer { server.stop() }
         let events = EventLog()
         let client = try makeClient(.socketPath(server.path), events: events)
-        client.start()
+        try client.start()
         defer { client.shutdown() }
         // Many updates for several peers: each response must be matched to its own request.
         for round in 0..<20 {
@@ -46,7 +46,7 @@ import Testing
         try server.start()
         let events = EventLog()
         let client = try makeClient(.socketPath(server.path), events: events)
-        client.start()
+        try client.start()
         defer { client.shutdown() }
         try client.setPresharedKey(Frames.psk(1), peer: Frames.peer(1), interface: "wg0")
         try client.setPresharedKey(Frames.psk(2), peer: Frames.peer(2), interface: "wg0")
@@ -78,7 +78,7 @@ import Testing
         defer { server.stop() }
         let events = EventLog()
         let client = try makeClient(.socketPath(server.path), events: events)
-        client.start()
+        try client.start()
         defer { client.shutdown() }
         try client.setPresharedKey(Frames.psk(1), peer: Frames.peer(1), interface: "wg0")
         #expect(eventually { client.state(peer: Frames.peer(1), interface: "wg0") == .failed(.noSuchPeer) })
@@ -93,7 +93,7 @@ import Testing
         let path = directory.path + "/broker.sock"
         let events = EventLog()
         let client = try makeClient(.socketPath(path), events: events)
-        client.start()
+        try client.start()
         defer { client.shutdown() }
         try client.setPresharedKey(Frames.psk(5), peer: Frames.peer(5), interface: "wg0")
         usleep(200_000)
@@ -107,7 +107,7 @@ import Testing
         let (ours, theirs) = try POSIX.socketPair()
         let events = EventLog()
         let client = try makeClient(.inheritedDescriptor(theirs), events: events)
-        client.start()
+        try client.start()
         defer { client.shutdown() }
         try client.setPresharedKey(Frames.psk(8), peer: Frames.peer(8), interface: "wg0")
         let request = readExactly(ours, 8 + BrokerWire.requestSize)
@@ -122,7 +122,7 @@ import Testing
         let (ours, theirs) = try POSIX.socketPair()
         let events = EventLog()
         let client = try makeClient(.inheritedDescriptor(theirs), events: events)
-        client.start()
+        try client.start()
         defer { client.shutdown() }
         try client.setPresharedKey(Frames.psk(8), peer: Frames.peer(8), interface: "wg0")
         _ = readExactly(ours, 8 + BrokerWire.requestSize)

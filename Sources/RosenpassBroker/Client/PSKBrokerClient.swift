@@ -3,7 +3,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 import Logging
 
 /// Where a ``PSKBrokerClient`` finds its broker (components.md §2.3).
@@ -81,7 +80,7 @@ public enum PSKBrokerClientEvent: Sendable, Equatable {
 ///
 /// ```swift
 /// let client = PSKBrokerClient(endpoint: .socketPath("/run/rosenpass/broker.sock"), logger: logger)
-/// client.start()
+/// try client.start()
 /// try client.setPresharedKey(psk, peer: wgPeer, interface: "wg0")   // returns at once
 /// client.shutdown()                                                  // at exit
 /// ```
@@ -125,13 +124,11 @@ public final class PSKBrokerClient: @unchecked Sendable {
     private let eventHandler: (@Sendable (PSKBrokerClientEvent) -> Void)?
 
     // Shared between the caller and the client thread, guarded by `lock`.
-    private let lock = NSLock()
+    private let lock = PThreadMutex()
     private var entries: [PeerOnInterface: Entry] = [:]
     private var nextOrder: UInt64 = 0
     private var stopping = false
-    private var thread: Thread?
-    private let finished = NSCondition()
-    private var threadDone = false
+    private var thread: JoinableThread?
 
     // Owned by the client thread only.
     private var connection: Int32 = -1
@@ -165,17 +162,10 @@ public final class PSKBrokerClient: @unchecked Sendable {
     }
 
     /// Starts the client's thread. Call once.
-    public func start() {
-        let thread = Thread { [self] in
-            run()
-            finished.lock()
-            threadDone = true
-            finished.broadcast()
-            finished.unlock()
-        }
-        thread.name = "rosenpass-psk-broker-client"
+    /// - Throws: ``BrokerError`` when the thread cannot be created.
+    public func start() throws {
+        let thread = try JoinableThread.start { [self] in run() }
         lock.withLock { self.thread = thread }
-        thread.start()
     }
 
     /// Makes `presharedKey` the current key of `peer` on `interface` and schedules its delivery.
@@ -212,15 +202,13 @@ public final class PSKBrokerClient: @unchecked Sendable {
     /// Stops the thread, closes the connection and, in spawn mode, waits for the socket handler to
     /// exit (it sees end-of-file; after 2 s it gets SIGTERM). Pending keys are not delivered.
     public func shutdown() {
-        let started = lock.withLock { () -> Bool in
+        let running = lock.withLock { () -> JoinableThread? in
             stopping = true
-            return thread != nil
+            defer { thread = nil }
+            return thread
         }
         poke()
-        guard started else { return }
-        finished.lock()
-        while !threadDone { finished.wait() }
-        finished.unlock()
+        running?.join()
     }
 
     private func poke() {
