@@ -1,0 +1,80 @@
+# Shared helpers for the broker end-to-end suites (sourced, not run).
+#
+# Conventions: exit 0 = passed, 77 = skipped (not root, or a tool is missing), anything else = failed.
+# Binaries come from $ROSENPASS_BIN_DIR. Every process a suite starts is recorded and ended by pid.
+
+broker_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+broker_repo=$(cd "$broker_here/../.." && pwd)
+started_pids=()
+cleanup_steps=()
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+fail() {
+    echo "FAIL: $*" >&2
+    [ -n "${show_on_failure:-}" ] && [ -f "$show_on_failure" ] && { echo "--- $show_on_failure" >&2; tail -30 "$show_on_failure" >&2; }
+    exit 1
+}
+skip() { echo "SKIP: $*" >&2; exit 77; }
+
+require_root() { [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, setcap, wireguard-go)"; }
+
+require_tools() {
+    local missing=()
+    for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+    [ ${#missing[@]} -eq 0 ] || skip "missing tools: ${missing[*]} (scripts/install-test-dependencies.sh installs them)"
+}
+
+require_binaries() {
+    : "${ROSENPASS_BIN_DIR:?set ROSENPASS_BIN_DIR to the folder with the built binaries}"
+    for name in "$@"; do
+        [ -x "$ROSENPASS_BIN_DIR/$name" ] || fail "$ROSENPASS_BIN_DIR/$name is missing: build first (make build)"
+    done
+}
+
+on_exit() { cleanup_steps+=("$*"); }
+
+run_cleanup() {
+    local status=$?
+    set +e
+    for pid in "${started_pids[@]}"; do kill "$pid" 2>/dev/null; done
+    for (( i=${#cleanup_steps[@]}-1; i>=0; i-- )); do eval "${cleanup_steps[$i]}" >/dev/null 2>&1 || true; done
+    exit $status
+}
+trap run_cleanup EXIT
+
+# An unprivileged system user for the broker processes; created once, kept (harmless, no login).
+ensure_user() {
+    local name=$1
+    id -u "$name" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$name" \
+        || fail "cannot create user $name"
+}
+
+# Runs a command as $1 (user), with no capabilities of its own: privileges only come from file caps.
+as_user() {
+    local user=$1; shift
+    setpriv --reuid="$user" --regid="$user" --init-groups --inh-caps=-all -- "$@"
+}
+
+# Waits up to $2 seconds (default 10) for the command in $1 to succeed.
+wait_for() {
+    local condition=$1 limit=${2:-10} waited=0
+    until eval "$condition"; do
+        sleep 0.2
+        waited=$((waited + 1))
+        [ $waited -ge $((limit * 5)) ] && return 1
+    done
+    return 0
+}
+
+# The base64 PSK `wg show IF preshared-keys` reports for peer $3 in namespace $1.
+wg_psk() { ip netns exec "$1" wg show "$2" preshared-keys | awk -v p="$3" '$1 == p { print $2 }'; }
+
+# Copies the broker binaries into $1 (readable by everyone) and gives the privileged one CAP_NET_ADMIN.
+install_brokers() {
+    local dir=$1
+    mkdir -p "$dir"
+    for name in rosenpass-wireguard-broker-privileged rosenpass-wireguard-broker-socket-handler; do
+        install -m 0755 "$ROSENPASS_BIN_DIR/$name" "$dir/$name"
+    done
+    setcap CAP_NET_ADMIN=+eip "$dir/rosenpass-wireguard-broker-privileged" || fail "setcap failed on $dir"
+}
