@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# End to end with kernel WireGuard: a QEMU guest running a Debian kernel with its wireguard module
+# runs our privileged broker as uid 1000 with only CAP_NET_ADMIN against a kernel wg0 interface, over
+# generic netlink. `wg show` in the guest confirms the PSK.
+#
+# Asserts: the PSK is installed on the right peer only; a refused peer gets 0x01; an unknown peer is
+# 0x03; a missing interface and a non-WireGuard one (lo) are 0x02; garbage gets 0x01 and the next
+# request still works; no peer is added; without CAP_NET_ADMIN nothing changes and the answer is 0x01;
+# the log has the audit line and never the key.
+#
+# The kernel package is downloaded once with apt-get and unpacked (not installed) into the cache,
+# $ROSENPASS_TEST_CACHE or .cache/ in the repository (ignored by git).
+set -euo pipefail
+source "$(dirname "$0")/broker/lib.sh"
+
+require_root
+require_tools qemu-system-x86_64 cpio dpkg-deb apt-get apt-cache wg
+[ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
+require_tools setpriv
+[ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
+require_binaries rosenpass-wireguard-broker-privileged
+
+cache=${ROSENPASS_TEST_CACHE:-$broker_repo/.cache}/broker-qemu
+mkdir -p "$cache"
+
+# --- The kernel: vmlinuz and the wireguard module with its dependencies, from Debian's package.
+if [ ! -f "$cache/kernel/ready" ]; then
+    package=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    if [ -z "$package" ]; then
+        apt-get update -qq >/dev/null 2>&1 || true
+        package=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    fi
+    [ -n "$package" ] || fail "cannot find the Debian kernel package behind linux-image-amd64"
+    log "downloading $package into $cache"
+    rm -rf "$cache/download" "$cache/kernel"
+    mkdir -p "$cache/download" "$cache/kernel/modules"
+    (cd "$cache/download" && apt-get download "$package" >/dev/null) || fail "apt-get download $package failed"
+    dpkg-deb -x "$cache"/download/*.deb "$cache/download/root"
+    cp "$cache"/download/root/boot/vmlinuz-* "$cache/kernel/vmlinuz"
+    moddir=$(echo "$cache"/download/root/lib/modules/*)
+    : > "$cache/kernel/modules.order"
+    for path in $(/usr/bin/python3 "$broker_here/module-order.py" "$moddir" wireguard); do
+        name=$(basename "$path")
+        case $name in
+            *.xz) xz -dc "$path" > "$cache/kernel/modules/${name%.xz}"; name=${name%.xz} ;;
+            *) cp "$path" "$cache/kernel/modules/$name" ;;
+        esac
+        echo "$name" >> "$cache/kernel/modules.order"
+    done
+    basename "$moddir" > "$cache/kernel/version"
+    rm -rf "$cache/download"
+    touch "$cache/kernel/ready"
+fi
+log "kernel $(cat "$cache/kernel/version"), modules: $(tr '\n' ' ' < "$cache/kernel/modules.order")"
+
+# --- The initramfs: busybox, wg, util-linux setpriv, our broker and the shared libraries they need.
+work=$(mktemp -d /tmp/rp-broker-qemu.XXXXXX)
+on_exit "rm -rf '$work'"
+root="$work/root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,test,modules,opt/rosenpass,etc}
+cp /bin/busybox "$root/bin/busybox"
+cp "$cache"/kernel/modules/*.ko "$root/modules/"
+cp "$cache/kernel/modules.order" "$root/modules.order"
+install -m 0755 "$broker_here/guest-init.sh" "$root/init"
+install -m 0755 "$ROSENPASS_BIN_DIR/rosenpass-wireguard-broker-privileged" "$root/opt/rosenpass/"
+cp "$(command -v wg)" "$root/usr/bin/wg"
+cp "$(command -v setpriv)" "$root/usr/bin/setpriv"
+copy_libraries() {
+    for lib in $(ldd "$1" | awk '/=>/ { print $3 } /^\t\/lib/ { print $1 }'); do
+        [ -e "$root$lib" ] && continue
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+}
+copy_libraries "$root/opt/rosenpass/rosenpass-wireguard-broker-privileged"
+copy_libraries "$root/usr/bin/wg"
+copy_libraries "$root/usr/bin/setpriv"
+mkdir -p "$root/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
+echo "root:x:0:0::/:/bin/sh" > "$root/etc/passwd"
+
+# Test keys and the requests the guest feeds to the broker.
+umask 077
+wg genkey > "$root/test/wg0.key"
+wg genkey | wg pubkey > "$root/test/p1.pub"
+wg genkey | wg pubkey > "$root/test/p2.pub"
+p1=$(cat "$root/test/p1.pub"); p2=$(cat "$root/test/p2.pub"); p9=$(wg genkey | wg pubkey)
+psk1=$(wg genpsk); psk2=$(wg genpsk)
+echo "$psk1" > "$root/test/psk1"
+umask 022
+frames() { /usr/bin/python3 "$broker_here/broker-request.py" --frames-only "$@"; }
+# Allowed peer, refused peer, missing interface, lo (not WireGuard), unknown peer on an allowed
+# interface, garbage, allowed peer again.
+frames "wg0:$p1:$psk2" "wg0:$p2:$psk2" "nosuch0:$p1:$psk2" "lo:$p1:$psk2" "wg1:$p9:$psk2" garbage "wg0:$p1:$psk1" \
+    > "$root/test/requests.bin"
+frames "wg0:$p1:$psk2" > "$root/test/request-psk2.bin"
+
+(cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
+log "initramfs: $(du -h "$work/initramfs.cpio" | cut -f1)"
+
+# --- Boot. Software emulation boots this guest in well under a minute; KVM is opt-in
+# (ROSENPASS_QEMU_KVM=1) because nested KVM is often present but broken (MSR errors) in CI machines.
+accel=(-machine q35 -cpu max)
+[ "${ROSENPASS_QEMU_KVM:-}" = 1 ] && accel=(-machine q35,accel=kvm -cpu host)
+log "booting the guest (${accel[*]})"
+timeout 300 qemu-system-x86_64 "${accel[@]}" -m 768 -smp 1 -nodefaults -display none -no-reboot \
+    -serial file:"$work/console.log" \
+    -kernel "$cache/kernel/vmlinuz" -initrd "$work/initramfs.cpio" \
+    -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" || fail "qemu failed or timed out"
+show_on_failure="$work/console.log"
+tr -d '\r' < "$work/console.log" > "$work/results.log"
+result() { grep "^RP-RESULT $1" "$work/results.log" | head -1 | cut -d' ' -f3-; }
+
+grep -q "^RP-RESULT done" "$work/results.log" || fail "the guest did not finish"
+! grep -q "^RP-RESULT insmod-failed" "$work/results.log" || fail "a module did not load: $(grep insmod-failed "$work/results.log")"
+! grep -q "^RP-RESULT no-wireguard-link" "$work/results.log" || fail "ip link add wg0 type wireguard failed"
+log "guest kernel: $(result kernel)"
+[ "$(result exit)" = 0 ] || fail "the broker exited with $(result exit)"
+
+# Answers: Success, InternalError (peer not allowed), NoSuchInterface, NoSuchInterface (lo is not
+# WireGuard), NoSuchPeer, InternalError (garbage), Success.
+answers=$(result answers)
+expected=""
+for code in 00 01 02 02 03 01 00; do expected+="0500000000000000""01000000""$code"; done
+[ "$answers" = "$expected" ] || fail "answers $answers, expected $expected"
+after=$(result wg-after)
+echo "$after" | grep -qF "$p1 $psk1" || fail "wg show does not report the installed PSK for p1: $after"
+echo "$after" | grep -qF "$p2 (none)" || fail "p2's PSK changed: $after"
+[ "$(result peers)" = 2 ] || fail "the peer count of wg0 changed: $(result peers)"
+[ "$(result peers1)" = 1 ] || fail "a peer was added to wg1: $(result peers1)"
+grep -q "^RP-RESULT audit-line-present" "$work/results.log" || fail "no audit line in the broker log"
+! grep -q "^RP-RESULT KEY-IN-LOG" "$work/results.log" || fail "the PSK appears in the broker log"
+[ "$(result nocap-answers)" = "050000000000000001000000""01" ] || fail "without CAP_NET_ADMIN the answer was $(result nocap-answers)"
+echo "$(result wg-nocap)" | grep -qF "$p1 $psk1" || fail "the PSK changed without CAP_NET_ADMIN"
+log "kernel backend: PSK installed over generic netlink as uid 1000 with only CAP_NET_ADMIN; refusals and errors as expected"
+log "passed"
