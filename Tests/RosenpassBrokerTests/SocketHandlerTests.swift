@@ -113,3 +113,67 @@ import RosenpassTestSupport
         #expect(FileManager.default.contents(atPath: path) == Data("keep me".utf8))
     }
 }
+
+@Suite(.serialized) struct SpawnedBrokerTests {
+    @Test func spawnMode_runsHandlerAndChild_deliversAnswers_andLeavesNoOrphans() throws {
+        let handlerPath = BuiltProducts.executable("rosenpass-wireguard-broker-socket-handler").path
+        let privileged = BuiltProducts.executable("rosenpass-wireguard-broker-privileged").path
+        try #require(FileManager.default.isExecutableFile(atPath: handlerPath), "build the products first: \(handlerPath)")
+        let events = EventLog()
+        let client = try PSKBrokerClient(
+            endpoint: .spawn(executable: handlerPath, arguments: ["--allow-interface", "allowed0", "--", privileged]),
+            logger: LogCapture().logger) { events.record($0) }
+        try client.start()
+        // allowed0 does not exist on the test machine: the answer comes from the privileged child.
+        try client.setPresharedKey(Frames.psk(1), peer: Frames.peer(1), interface: "allowed0")
+        try client.setPresharedKey(Frames.psk(2), peer: Frames.peer(2), interface: "refused0")
+        #expect(eventually { client.state(peer: Frames.peer(1), interface: "allowed0") == .failed(.noSuchInterface) })
+        #expect(eventually { client.state(peer: Frames.peer(2), interface: "refused0") == .failed(.internalError) })
+        let handlers = processes(named: "rosenpass-wireguard-broker-socket-handler", parent: getpid())
+        #expect(handlers.count == 1)
+        let children = handlers.flatMap { processes(named: "rosenpass-wireguard-broker-privileged", parent: $0) }
+        #expect(children.count == 1)
+        client.shutdown()
+        // EOF reaches the handler only if no copy of our end leaked into it or its child (the
+        // reference's missing CLOEXEC, components.md §2.3); then it exits, and so does its child.
+        #expect(eventually { handlers.allSatisfy { kill($0, 0) != 0 } && children.allSatisfy { kill($0, 0) != 0 } })
+    }
+
+    @Test func listenDescriptor_servesAnInheritedListeningSocket() throws {
+        let privileged = BuiltProducts.executable("rosenpass-wireguard-broker-privileged").path
+        try #require(FileManager.default.isExecutableFile(atPath: privileged))
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/activated.sock"
+        let listening = try UnixSocket.listen(path: path, mode: 0o600, gid: nil)
+        let handler = try SocketHandler(configuration: .init(source: .listenDescriptor(listening), command: [privileged]),
+                                        logger: LogCapture().logger)
+        nonisolated(unsafe) let running = handler
+        let done = DispatchSemaphoreBox()
+        Thread.detachNewThread {
+            try? running.run()
+            done.signal()
+        }
+        defer {
+            handler.stop()
+            _ = done.wait(seconds: 10)
+        }
+        let fd = try UnixSocket.connect(path: path)
+        defer { close(fd) }
+        POSIX.setSocketTimeouts(fd, seconds: 10)
+        try POSIX.writeAll(fd, Frames.frame(Frames.requestPayload(interface: "nosuch0", psk: Frames.key(1), peer: Frames.key(2))), context: "test")
+        #expect(readExactly(fd, 13) == SetPskResponse(.noSuchInterface).encodedFrame)
+    }
+}
+
+/// Pids of processes whose program (argv[0]'s last component) is `name` and whose parent is `parent`.
+private func processes(named name: String, parent: pid_t) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(pid_t.init).filter { pid in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")"),
+              let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        let program = cmdline.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return program.split(separator: "/").last.map(String.init) == name && fields.count > 1 && pid_t(fields[1]) == parent
+    }
+}
