@@ -111,12 +111,13 @@ struct CookieTests {
         let peersBefore = pair.b.state.peers
         let counterBefore = pair.b.state.biscuitCounter
         let cookieReply = try #require(try pair.toB(hello, at: 1).reply)
-        #expect(cookieReply[0] == 0x86 && cookieReply.count == 1060)
+        try #require(cookieReply.first == 0x86 && cookieReply.count == 1060, "a CookieReply, padded to the InitHello's size")
         #expect(pair.counterB["mceliece decaps"] == decapsBefore, "no McEliece work for an InitHello without cookie")
         #expect(pair.b.state.peers == peersBefore && pair.b.state.biscuitCounter == counterBefore)
 
         try expectCookieReplyRejections(cookieReply, pair: &pair)
         let retransmission = try #require(try pair.toA(cookieReply, at: 1.01).reply)
+        try #require(retransmission.count == hello.count)
         #expect(retransmission[0..<1044] == hello[0..<1044], "same InitHello and MAC")
         #expect(retransmission[1044...] != hello[1044...], "a new cookie")
         let resp = try #require(try pair.toB(retransmission, at: 1.02).reply)
