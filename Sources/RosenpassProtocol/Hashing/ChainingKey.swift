@@ -112,11 +112,3 @@ struct ChainingKey: Equatable, Sendable {
         mix(ciphertext)
     }
 }
-
-extension Array where Element == UInt8 {
-    /// The bytes as a raw buffer, for the `UnsafeRawBufferPointer` APIs.
-    @inline(__always)
-    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeBytes(body)
-    }
-}
