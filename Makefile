@@ -2,7 +2,7 @@
 #
 #   make demo   build, make keys for two peers, run them on loopback, show both hold the same key
 #   make test   every test: unit tests, then the process and WireGuard end-to-end suites
-#   make bench  the benchmark executable (release build), see BENCHMARKS.md
+#   make bench  rosenpass-crypto bench against the reference implementations (scripts/bench), see BENCHMARKS.md
 #
 # Everything is built in release mode: the post-quantum primitives are far too slow unoptimised
 # for the tests to finish in reasonable time. `-enable-testing` lets the test targets see internals
@@ -34,9 +34,10 @@ deps:
 demo: build
 	@scripts/demo.sh
 
+# BENCH_ARGS is passed to scripts/bench/compare.py, e.g. make bench BENCH_ARGS="--filter shake256 --passes 5".
 bench:
-	$(SWIFT) build -c release --product rosenpass-crypto
-	$$($(SWIFT) build -c release --show-bin-path)/rosenpass-crypto bench
+	$(SWIFT) build $(BUILD_FLAGS) --product rosenpass-crypto
+	python3 scripts/bench/compare.py --bin "$(BIN_DIR)/rosenpass-crypto" $(BENCH_ARGS)
 
 clean:
 	rm -rf .build

@@ -26,16 +26,25 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure each primitive and operation.",
         discussion: """
             Each operation is repeated until at least --seconds have passed (after a warm-up), and the best of \
-            --rounds such runs is reported, which filters out interference from other processes. \
-            With --json, one JSON object per line: {"name": ..., "ns_per_op": ..., "mb_per_s": ...}.
+            --rounds such runs is reported, which filters out interference from other processes; the median is \
+            shown beside it so that a noisy machine is visible. With --json, one JSON object per line: \
+            {"name": ..., "ns_per_op": <best>, "median_ns_per_op": ..., "rounds": ..., "mb_per_s": ...} \
+            (mb_per_s only where a byte count applies). To compare against reference implementations in the \
+            same run, use scripts/bench/compare.py (make bench).
             """
     )
 
     @Flag(name: .long, help: "One JSON object per line instead of a table.")
     var json = false
 
+    @Flag(name: .long, help: "Print the benchmark names and exit.")
+    var list = false
+
     @Option(name: .long, help: "Only run benchmarks whose name contains this text.")
     var filter: String?
+
+    @Option(name: .long, help: "Only run the benchmark with exactly this name (repeatable).")
+    var name: [String] = []
 
     @Option(name: .long, help: "Minimum time per measured round, in seconds.")
     var seconds: Double = 0.3
@@ -43,32 +52,48 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Measured rounds; the fastest is reported.")
     var rounds: Int = 5
 
+    func validate() throws {
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        guard seconds > 0, seconds <= 60 else { throw ValidationError("--seconds must be in (0, 60]") }
+    }
+
     func run() throws {
-        let selected = allBenchmarks.filter { filter == nil || $0.name.contains(filter!) }
-        if selected.isEmpty { throw ToolError("no benchmark matches '\(filter ?? "")'") }
+        let selected = allBenchmarks.filter { benchmark in
+            (filter == nil || benchmark.name.contains(filter!)) && (name.isEmpty || name.contains(benchmark.name))
+        }
+        if selected.isEmpty {
+            throw ToolError("no benchmark matches \(filter.map { "'\($0)'" } ?? "") \(name.map { "'\($0)'" }.joined(separator: ", "))")
+        }
+        if list {
+            for benchmark in selected { print(benchmark.name) }
+            return
+        }
         if !json {
-            print(pad("benchmark", 36) + pad("ns/op", 16, left: true) + pad("MB/s", 12, left: true))
+            print(pad("benchmark", 36) + pad("best ns/op", 16, left: true) + pad("median ns/op", 16, left: true)
+                + pad("MB/s", 12, left: true))
         }
         for benchmark in selected {
-            let nanoseconds = measure(benchmark)
+            let (best, median) = measure(benchmark)
             let throughput = benchmark.bytesPerOperation > 0
-                ? Double(benchmark.bytesPerOperation) / nanoseconds * 1e3 : nil
+                ? Double(benchmark.bytesPerOperation) / best * 1e3 : nil
             if json {
-                var line = "{\"name\": \"\(benchmark.name)\", \"ns_per_op\": \(String(format: "%.1f", nanoseconds))"
+                var line = "{\"name\": \"\(benchmark.name)\", \"ns_per_op\": \(String(format: "%.1f", best))"
+                line += ", \"median_ns_per_op\": \(String(format: "%.1f", median)), \"rounds\": \(rounds)"
                 if let throughput { line += ", \"mb_per_s\": \(String(format: "%.1f", throughput))" }
                 print(line + "}")
             } else {
-                print(pad(benchmark.name, 36) + pad(String(format: "%.1f", nanoseconds), 16, left: true)
+                print(pad(benchmark.name, 36) + pad(String(format: "%.1f", best), 16, left: true)
+                    + pad(String(format: "%.1f", median), 16, left: true)
                     + pad(throughput.map { String(format: "%.1f", $0) } ?? "", 12, left: true))
             }
             fflush(nil)
         }
     }
 
-    /// Returns the best nanoseconds per operation over `rounds` rounds.
-    private func measure(_ benchmark: Benchmark) -> Double {
+    /// Returns the best and the median nanoseconds per operation over `rounds` rounds.
+    private func measure(_ benchmark: Benchmark) -> (best: Double, median: Double) {
         let body = benchmark.prepare()
-        body(1)  // warm-up
+        body(1)  // warm-up: caches, page faults, lazy initialisation
         // Find an iteration count that takes about `seconds`.
         var iterations = 1
         while true {
@@ -79,12 +104,15 @@ struct BenchCommand: ParsableCommand {
             }
             iterations *= 4
         }
-        var best = Double.infinity
-        for _ in 0..<max(1, rounds) {
+        var samples: [Double] = []
+        for _ in 0..<rounds {
             let elapsed = time { body(iterations) }
-            best = min(best, elapsed / Double(iterations) * 1e9)
+            samples.append(elapsed / Double(iterations) * 1e9)
         }
-        return best
+        samples.sort()
+        let middle = samples.count / 2
+        let median = samples.count % 2 == 1 ? samples[middle] : (samples[middle - 1] + samples[middle]) / 2
+        return (samples[0], median)
     }
 
     private func time(_ work: () -> Void) -> Double {

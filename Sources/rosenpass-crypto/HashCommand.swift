@@ -16,9 +16,11 @@ struct HashCommand: ParsableCommand {
         commandName: "hash",
         abstract: "Hash standard input and print the digest as hex.",
         discussion: """
-            v02 and v03 are Rosenpass' keyed hashes (incorrect HMAC-BLAKE2b and keyed SHAKE256); they need a \
-            32-byte --key. blake2b takes an optional key of up to 64 bytes and --length 1...64 (default 64). \
-            shake256 takes --length (default 32).
+            v02 and v03 are Rosenpass' keyed hashes (incorrect HMAC-BLAKE2b and keyed SHAKE256, protocol.md \
+            section 1.5); they need a 32-byte --key and always give 32 bytes. blake2b takes an optional key of up \
+            to 64 bytes and --length 1...64 (default 64). shake256 takes --length 0...\(maximumXOFLength) \
+            (default 32). sha3-256 and sha3-512 take neither. Keys are hex; the digest is printed as lower-case \
+            hex and a newline.
             """
     )
 
@@ -52,12 +54,16 @@ struct HashCommand: ParsableCommand {
         case .shake256:
             try refuse(keyBytes != nil, "--key does not apply to shake256")
             let count = length ?? 32
-            try refuse(count < 0, "--length must not be negative")
+            try refuse(
+                !(0...Self.maximumXOFLength).contains(count),
+                "--length for shake256 must be 0...\(Self.maximumXOFLength), got \(count)")
             digest = SHAKE256.hash(input, outputCount: count)
         case .blake2b:
             let count = length ?? 64
             try refuse(!(1...64).contains(count), "--length for blake2b must be 1...64, got \(count)")
-            try refuse((keyBytes?.count ?? 0) > 64, "--key for blake2b must be at most 64 bytes")
+            try refuse(
+                (keyBytes?.count ?? 0) > BLAKE2b.maximumKeyCount,
+                "--key for blake2b must be at most 64 bytes, got \(keyBytes?.count ?? 0)")
             digest = BLAKE2b.hash(input, digestCount: count, key: keyBytes ?? [])
         case .v02, .v03:
             try refuse(length != nil && length != 32, "--length for \(alg.rawValue) is always 32")
@@ -68,6 +74,9 @@ struct HashCommand: ParsableCommand {
         }
         print(hexString(digest))
     }
+
+    /// The longest shake256 output the tool prints (16 MiB), so that a typo cannot exhaust memory.
+    static let maximumXOFLength = 1 << 24
 
     private func refuse(_ condition: Bool, _ message: String) throws {
         if condition { throw ToolError(message) }
@@ -87,22 +96,27 @@ func readAllStandardInput() -> [UInt8] {
     return data
 }
 
-/// Parses a hex string (upper or lower case, even length).
+/// Parses a hex string (upper or lower case, an even number of digits, nothing else).
 func parseHex(_ text: String, what: String) throws -> [UInt8] {
-    let digits = Array(text.utf8)
-    guard digits.count % 2 == 0 else { throw ToolError("\(what): hex must have an even number of digits") }
-    func value(_ digit: UInt8) throws -> UInt8 {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
-        default: throw ToolError("\(what): '\(Character(Unicode.Scalar(digit)))' is not a hex digit")
+    let characters = Array(text.unicodeScalars)
+    func value(_ index: Int) throws -> UInt8 {
+        let scalar = characters[index]
+        switch scalar {
+        case "0"..."9": return UInt8(scalar.value - 0x30)
+        case "a"..."f": return UInt8(scalar.value - 0x61 + 10)
+        case "A"..."F": return UInt8(scalar.value - 0x41 + 10)
+        default:
+            throw ToolError("\(what): '\(scalar.escaped(asASCII: true))' at position \(index + 1) is not a hex digit")
         }
     }
+    for index in characters.indices { _ = try value(index) }
+    guard characters.count % 2 == 0 else {
+        throw ToolError("\(what): expected an even number of hex digits, got \(characters.count)")
+    }
     var bytes = [UInt8]()
-    bytes.reserveCapacity(digits.count / 2)
-    for i in stride(from: 0, to: digits.count, by: 2) {
-        bytes.append(try value(digits[i]) << 4 | value(digits[i + 1]))
+    bytes.reserveCapacity(characters.count / 2)
+    for index in stride(from: 0, to: characters.count, by: 2) {
+        bytes.append(try value(index) << 4 | value(index + 1))
     }
     return bytes
 }

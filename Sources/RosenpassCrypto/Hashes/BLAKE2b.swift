@@ -1,6 +1,6 @@
 // BLAKE2b (RFC 7693) with a key of up to 64 bytes and a digest of 1 to 64 bytes.
 
-/// BLAKE2b as specified in RFC 7693, in its native keyed mode.
+/// BLAKE2b as specified in RFC 7693 (sections 2 and 3), in its native keyed mode.
 ///
 /// The parameter block sets only the digest length and the key length (no salt, no
 /// personalisation), so `BLAKE2b(digestCount: 32, key: k)` equals Python's
@@ -44,6 +44,7 @@ public struct BLAKE2b: Sendable {
     }
 
     /// Creates a keyed BLAKE2b instance; `key` holds at most 64 bytes.
+    @inlinable
     public init<Key: Sequence<UInt8>>(digestCount: Int = 64, key: Key) {
         self = withContiguousBytes(of: key) { BLAKE2b(digestCount: digestCount, key: $0) }
     }
@@ -89,12 +90,14 @@ public struct BLAKE2b: Sendable {
     }
 
     /// Hashes the bytes of `input`.
+    @inlinable
     public mutating func update<Bytes: Sequence<UInt8>>(_ input: Bytes) {
         withContiguousBytes(of: input) { update($0) }
     }
 
     /// Writes the digest into `output`, which must be exactly `digestCount` bytes long, and wipes the
-    /// instance's state.
+    /// instance's state (with ``secureZero(_:)``, including a key still held in the block buffer).
+    /// The instance must not be used afterwards.
     public mutating func finalize(into output: UnsafeMutableRawBufferPointer) {
         precondition(output.count == digestCount, "BLAKE2b digest buffer has the wrong length")
         let counter = self.counter &+ UInt64(blockCount)
@@ -104,16 +107,17 @@ public struct BLAKE2b: Sendable {
             withUnsafeMutableBytes(of: &block) { blockBytes in
                 for i in blockCount..<128 { blockBytes[i] = 0 }
                 blake2bCompress(h, block: blockBytes.baseAddress!, counter: counter, isLastBlock: true)
-                for i in 0..<128 { blockBytes[i] = 0 }
+                secureZero(blockBytes)
             }
             for i in 0..<8 { h[i] = h[i].littleEndian }
             output.copyMemory(from: UnsafeRawBufferPointer(rebasing: chainBytes[0..<output.count]))
-            for i in 0..<8 { h[i] = 0 }
+            secureZero(chainBytes)
         }
         self.blockCount = 0
     }
 
     /// Returns the digest.
+    @inlinable
     public mutating func finalize() -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: digestCount) { buffer, initialized in
             finalize(into: UnsafeMutableRawBufferPointer(buffer))
@@ -122,6 +126,7 @@ public struct BLAKE2b: Sendable {
     }
 
     /// Returns BLAKE2b of `input` with the given digest length and optional key.
+    @inlinable
     public static func hash<Bytes: Sequence<UInt8>>(
         _ input: Bytes,
         digestCount: Int = 64,

@@ -1,10 +1,17 @@
 // The sponge construction over Keccak-f[1600] (FIPS 202, section 4), with incremental absorb and squeeze.
 
+// The state is addressed both as 25 lanes and as 200 bytes; byte i of the state must be byte i % 8
+// of lane i / 8, which holds on little-endian machines only.
+#if _endian(big)
+#error("KeccakSponge assumes a little-endian machine")
+#endif
+
 /// A Keccak sponge with a fixed rate and domain-separation suffix.
 ///
 /// `SHA3_256`, `SHA3_512`, `SHAKE128` and `SHAKE256` are thin wrappers around this type. Data can be
 /// absorbed in any number of pieces; once squeezing has started, absorbing is a programming error.
-/// The state is wiped when the value is overwritten by ``wipe()``; callers that hash secrets call it.
+/// Padding is `pad10*1` after the domain-separation bits (FIPS 202, sections 5.1 and 6). The state is
+/// overwritten by ``wipe()``; callers that hash secrets call it.
 @usableFromInline
 struct KeccakSponge: Sendable {
     /// The 25 lanes of the state, little-endian.
@@ -130,12 +137,12 @@ struct KeccakSponge: Sendable {
         self.position = position
     }
 
-    /// Overwrites the state with zeros (for sponges that absorbed secrets).
+    /// Overwrites the state with zeros (for sponges that absorbed secrets) with ``secureZero(_:)``, so
+    /// the optimizer cannot drop the stores, and returns the sponge to its initial, absorbing state.
     @usableFromInline
     mutating func wipe() {
-        withLanes { lanes in
-            for i in 0..<25 { lanes[i] = 0 }
-        }
+        withUnsafeMutableBytes(of: &lanes) { secureZero($0) }
         position = 0
+        squeezing = false
     }
 }

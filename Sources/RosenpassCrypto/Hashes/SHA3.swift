@@ -1,8 +1,10 @@
 // SHA3-256, SHA3-512, SHAKE128 and SHAKE256 (FIPS 202), written over `KeccakSponge`.
 
-/// An extendable-output function: absorb any number of pieces, then squeeze any number of bytes.
+/// An extendable-output function (FIPS 202, section 6.2): absorb any number of pieces, then squeeze
+/// any number of bytes in any number of pieces.
 ///
-/// Absorbing after the first squeeze is a programming error.
+/// Absorbing after the first squeeze is a programming error. Squeezing `n` bytes and then `m` bytes
+/// gives the same bytes as squeezing `n + m` at once.
 public protocol ExtendableOutputFunction: Sendable {
     /// Creates an instance that has absorbed nothing.
     init()
@@ -10,6 +12,9 @@ public protocol ExtendableOutputFunction: Sendable {
     mutating func absorb(_ input: UnsafeRawBufferPointer)
     /// Writes the next `output.count` output bytes into `output`.
     mutating func squeeze(into output: UnsafeMutableRawBufferPointer)
+    /// Overwrites the internal state with zeros; call it when the input was secret. The instance then
+    /// behaves as if it had absorbed nothing.
+    mutating func wipe()
 }
 
 extension ExtendableOutputFunction {
@@ -28,11 +33,12 @@ extension ExtendableOutputFunction {
         }
     }
 
-    /// Returns the first `outputCount` output bytes for `input`.
+    /// Returns the first `outputCount` output bytes for `input`, wiping the state afterwards.
     @inlinable
     public static func hash<Bytes: Sequence<UInt8>>(_ input: Bytes, outputCount: Int) -> [UInt8] {
         var function = Self()
         function.absorb(input)
+        defer { function.wipe() }
         return function.squeeze(count: outputCount)
     }
 }
@@ -45,7 +51,8 @@ public protocol FixedLengthHashFunction: Sendable {
     init()
     /// Hashes the bytes in `input`.
     mutating func update(_ input: UnsafeRawBufferPointer)
-    /// Writes the digest into `output`, which must be exactly `digestCount` bytes long.
+    /// Writes the digest into `output`, which must be exactly `digestCount` bytes long, and wipes the
+    /// internal state (the instance then behaves as if it had hashed nothing).
     mutating func finalize(into output: UnsafeMutableRawBufferPointer)
 }
 
@@ -74,7 +81,7 @@ extension FixedLengthHashFunction {
     }
 }
 
-/// SHAKE256 (FIPS 202): rate 136 bytes, suffix 0x1F.
+/// SHAKE256 (FIPS 202, section 6.2): `Keccak[512](M || 1111, d)`, rate 136 bytes.
 public struct SHAKE256: ExtendableOutputFunction {
     @usableFromInline
     var sponge = KeccakSponge(rate: 136, suffix: 0x1F)
@@ -93,7 +100,7 @@ public struct SHAKE256: ExtendableOutputFunction {
     public mutating func wipe() { sponge.wipe() }
 }
 
-/// SHAKE128 (FIPS 202): rate 168 bytes, suffix 0x1F.
+/// SHAKE128 (FIPS 202, section 6.2): `Keccak[256](M || 1111, d)`, rate 168 bytes.
 public struct SHAKE128: ExtendableOutputFunction {
     @usableFromInline
     var sponge = KeccakSponge(rate: 168, suffix: 0x1F)
@@ -112,7 +119,7 @@ public struct SHAKE128: ExtendableOutputFunction {
     public mutating func wipe() { sponge.wipe() }
 }
 
-/// SHA3-256 (FIPS 202): rate 136 bytes, suffix 0x06, a 32-byte digest.
+/// SHA3-256 (FIPS 202, section 6.1): `Keccak[512](M || 01, 256)`, rate 136 bytes, a 32-byte digest.
 public struct SHA3_256: FixedLengthHashFunction {
     public static let digestCount = 32
 
@@ -130,10 +137,11 @@ public struct SHA3_256: FixedLengthHashFunction {
     public mutating func finalize(into output: UnsafeMutableRawBufferPointer) {
         precondition(output.count == Self.digestCount, "SHA3-256 digest buffer must be 32 bytes")
         sponge.squeeze(into: output)
+        sponge.wipe()
     }
 }
 
-/// SHA3-512 (FIPS 202): rate 72 bytes, suffix 0x06, a 64-byte digest.
+/// SHA3-512 (FIPS 202, section 6.1): `Keccak[1024](M || 01, 512)`, rate 72 bytes, a 64-byte digest.
 public struct SHA3_512: FixedLengthHashFunction {
     public static let digestCount = 64
 
@@ -151,6 +159,7 @@ public struct SHA3_512: FixedLengthHashFunction {
     public mutating func finalize(into output: UnsafeMutableRawBufferPointer) {
         precondition(output.count == Self.digestCount, "SHA3-512 digest buffer must be 64 bytes")
         sponge.squeeze(into: output)
+        sponge.wipe()
     }
 }
 

@@ -1,5 +1,13 @@
 // Sources of random bytes: the system CSPRNG, and an injectable protocol for tests and replays.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Something that fills buffers with random bytes.
 ///
 /// Production code uses ``SystemRandom``. Tests and the handshake-vector replay inject their own
@@ -21,8 +29,9 @@ extension RandomBytesGenerator {
 
 /// The operating system's cryptographically secure random number generator.
 ///
-/// It draws from Swift's `SystemRandomNumberGenerator`, which reads `getrandom(2)` on Linux and
-/// `arc4random_buf(3)` on Darwin, and stops the process if the system cannot deliver.
+/// It reads `getentropy(3)`, which is `getrandom(2)` on Linux (blocking only until the kernel's pool
+/// has been seeded once at boot) and the kernel CSPRNG on Darwin, 256 bytes per call. If the system
+/// cannot deliver, the process stops: continuing without randomness would be unsafe.
 public struct SystemRandom: RandomBytesGenerator, Sendable {
     /// Creates a handle to the system generator. It holds no state.
     public init() {}
@@ -31,17 +40,19 @@ public struct SystemRandom: RandomBytesGenerator, Sendable {
         Self.fill(buffer)
     }
 
+    /// The most `getentropy(3)` hands out per call.
+    private static let chunk = 256
+
     /// Fills `buffer` from the system generator.
     public static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
-        var generator = SystemRandomNumberGenerator()
+        guard let base = buffer.baseAddress else { return }
         var offset = 0
         while offset < buffer.count {
-            var word = generator.next()
-            let take = Swift.min(8, buffer.count - offset)
-            withUnsafeBytes(of: &word) { bytes in
-                for i in 0..<take { buffer[offset + i] = bytes[i] }
+            let take = Swift.min(chunk, buffer.count - offset)
+            if getentropy(base + offset, take) != 0 {
+                let code = errno
+                fatalError("SystemRandom: getentropy failed (errno \(code)); refusing to continue without randomness")
             }
-            word = 0
             offset += take
         }
     }
