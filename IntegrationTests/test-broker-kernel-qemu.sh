@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end with kernel WireGuard: a QEMU guest running a Debian kernel with its wireguard module
-# runs our privileged broker as uid 1000 with only CAP_NET_ADMIN against a kernel wg0 interface, over
-# generic netlink. `wg show` in the guest confirms the PSK.
+# runs our privileged broker as uid 1000, the binary carrying only CAP_NET_ADMIN (setcap +eip), against
+# a kernel wg0 interface over generic netlink. `wg show` in the guest confirms the PSK.
 #
 # Asserts: the PSK is installed on the right peer only; a refused peer gets 0x01; an unknown peer is
 # 0x03; a missing interface and a non-WireGuard one (lo) are 0x02; garbage gets 0x01 and the next
@@ -16,7 +16,7 @@ source "$(dirname "$0")/broker/lib.sh"
 require_root
 require_tools qemu-system-x86_64 cpio dpkg-deb apt-get apt-cache wg
 [ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
-require_tools setpriv
+require_tools setpriv setcap getcap
 [ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
 require_binaries rosenpass-wireguard-broker-privileged
 
@@ -65,6 +65,8 @@ install -m 0755 "$broker_here/guest-init.sh" "$root/init"
 install -m 0755 "$ROSENPASS_BIN_DIR/rosenpass-wireguard-broker-privileged" "$root/opt/rosenpass/"
 cp "$(command -v wg)" "$root/usr/bin/wg"
 cp "$(command -v setpriv)" "$root/usr/bin/setpriv"
+cp "$(command -v setcap)" "$root/usr/sbin/setcap"
+cp "$(command -v getcap)" "$root/usr/sbin/getcap"
 copy_libraries() {
     for lib in $(ldd "$1" | awk '/=>/ { print $3 } /^\t\/lib/ { print $1 }'); do
         [ -e "$root$lib" ] && continue
@@ -75,6 +77,7 @@ copy_libraries() {
 copy_libraries "$root/opt/rosenpass/rosenpass-wireguard-broker-privileged"
 copy_libraries "$root/usr/bin/wg"
 copy_libraries "$root/usr/bin/setpriv"
+copy_libraries "$root/usr/sbin/setcap"
 mkdir -p "$root/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
 echo "root:x:0:0::/:/bin/sh" > "$root/etc/passwd"
 
@@ -114,6 +117,8 @@ grep -q "^RP-RESULT done" "$work/results.log" || fail "the guest did not finish"
 ! grep -q "^RP-RESULT insmod-failed" "$work/results.log" || fail "a module did not load: $(grep insmod-failed "$work/results.log")"
 ! grep -q "^RP-RESULT no-wireguard-link" "$work/results.log" || fail "ip link add wg0 type wireguard failed"
 log "guest kernel: $(result kernel)"
+! grep -q "^RP-RESULT setcap-failed" "$work/results.log" || fail "setcap failed in the guest"
+log "guest broker: $(result caps)"
 [ "$(result exit)" = 0 ] || fail "the broker exited with $(result exit)"
 
 # Answers: Success, InternalError (peer not allowed), NoSuchInterface, NoSuchInterface (lo is not
@@ -131,5 +136,5 @@ grep -q "^RP-RESULT audit-line-present" "$work/results.log" || fail "no audit li
 ! grep -q "^RP-RESULT KEY-IN-LOG" "$work/results.log" || fail "the PSK appears in the broker log"
 [ "$(result nocap-answers)" = "050000000000000001000000""01" ] || fail "without CAP_NET_ADMIN the answer was $(result nocap-answers)"
 echo "$(result wg-nocap)" | grep -qF "$p1 $psk1" || fail "the PSK changed without CAP_NET_ADMIN"
-log "kernel backend: PSK installed over generic netlink as uid 1000 with only CAP_NET_ADMIN; refusals and errors as expected"
+log "kernel backend: PSK installed over generic netlink as uid 1000 with only CAP_NET_ADMIN (file capability); refusals and errors as expected"
 log "passed"

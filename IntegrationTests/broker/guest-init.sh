@@ -26,8 +26,12 @@ result "wg-before $(wg show wg0 preshared-keys | tr '\t\n' ' ')"
 broker=/opt/rosenpass/rosenpass-wireguard-broker-privileged
 policy="--allow-peer wg0:$(cat /test/p1.pub) --allow-interface lo --allow-interface nosuch0 --allow-interface wg1"
 
-# 1. As uid 1000 with only CAP_NET_ADMIN (ambient), the way the broker is meant to run.
-/usr/bin/setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin \
+# 1. As uid 1000 with no capabilities of its own; the binary carries CAP_NET_ADMIN as a file
+#    capability (setcap CAP_NET_ADMIN=+eip), the way the broker is meant to be installed.
+cp $broker /opt/rosenpass/broker-nocap
+setcap CAP_NET_ADMIN=+eip $broker || result "setcap-failed"
+result "caps $(getcap $broker)"
+/usr/bin/setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all \
     $broker $policy < /test/requests.bin > /tmp/answers.bin 2> /tmp/broker.log
 result "exit $?"
 result "answers $(od -An -tx1 -v /tmp/answers.bin | tr -d ' \n')"
@@ -38,9 +42,10 @@ grep -q "installed PSK on interface wg0" /tmp/broker.log && result "audit-line-p
 grep -qF "$(cat /test/psk1)" /tmp/broker.log && result "KEY-IN-LOG"
 sed 's/^/RP-LOG /' /tmp/broker.log
 
-# 2. The same uid without CAP_NET_ADMIN: the kernel must refuse, the broker must answer 0x01.
-/usr/bin/setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all --ambient-caps=-all \
-    $broker < /test/request-psk2.bin > /tmp/answers-nocap.bin 2> /tmp/broker-nocap.log
+# 2. The same uid and a copy of the binary without the file capability: the kernel must refuse, the
+#    broker must answer 0x01.
+/usr/bin/setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all \
+    /opt/rosenpass/broker-nocap < /test/request-psk2.bin > /tmp/answers-nocap.bin 2> /tmp/broker-nocap.log
 result "nocap-answers $(od -An -tx1 -v /tmp/answers-nocap.bin | tr -d ' \n')"
 result "wg-nocap $(wg show wg0 preshared-keys | tr '\t\n' ' ')"
 

@@ -53,7 +53,6 @@ public final class SocketHandler {
         var decoder = FrameDecoder(maximumPayload: BrokerWire.requestSize)
         var outbox: [UInt8] = []
         var awaitingAnswer = false
-        var closeAfterFlush = false
         let label: String
 
         init(id: Int, fd: Int32, label: String) {
@@ -143,7 +142,7 @@ public final class SocketHandler {
             for id in clientOrder {
                 let client = clients[id]!
                 var events: Int16 = 0
-                if !client.awaitingAnswer && !client.closeAfterFlush { events |= Int16(POLLIN) }
+                if !client.awaitingAnswer { events |= Int16(POLLIN) }
                 if !client.outbox.isEmpty { events |= Int16(POLLOUT) }
                 clientSlots.append((id, fds.count))
                 fds.append(pollfd(fd: client.fd, events: events, revents: 0))
@@ -255,10 +254,6 @@ public final class SocketHandler {
         if revents & Int16(POLLOUT) != 0 || !client.outbox.isEmpty {
             flush(client)
             guard clients[id] != nil else { return }
-        }
-        if client.closeAfterFlush && client.outbox.isEmpty {
-            dropClient(id, reason: "closed after a protocol error")
-            return
         }
         if client.awaitingAnswer {
             // Not reading while its answer is pending; but a hang-up must not spin the loop.
