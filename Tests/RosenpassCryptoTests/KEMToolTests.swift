@@ -26,7 +26,21 @@ struct KEMToolTests {
             knownAnswer: {
                 let known = try Kyber512KnownAnswers.load().cases[2]
                 return (Hex.decode(known.secretKey), Hex.decode(known.ciphertext), known.sharedKey)
-            })
+            }),
+        Case(
+            algorithm: "mceliece460896", publicKeyCount: 524_160, secretKeyCount: 13_568, ciphertextCount: 188,
+            knownAnswer: {
+                let known = try McElieceKnownAnswers.load("r3")
+                return (Hex.decode(known.keyPairs[0].secretKey), Hex.decode(known.encapsulations[0].ciphertext),
+                    known.encapsulations[0].sharedKey)
+            }),
+        Case(
+            algorithm: "mceliece460896-r4", publicKeyCount: 524_160, secretKeyCount: 13_608, ciphertextCount: 156,
+            knownAnswer: {
+                let known = try McElieceKnownAnswers.load("r4")
+                return (Hex.decode(known.keyPairs[0].secretKey), Hex.decode(known.encapsulations[0].ciphertext),
+                    known.encapsulations[0].sharedKey)
+            }),
     ]
 
     /// The outcome of one run of the tool.
