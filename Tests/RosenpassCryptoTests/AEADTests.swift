@@ -107,6 +107,22 @@ struct ChaCha20Poly1305Tests {
         #expect(untouched == [UInt8](repeating: 0xAB, count: plaintext.count), "no plaintext released on failure")
     }
 
+    @Test("keys and nonces of the wrong size are programming errors and stop the process")
+    func wrongSizesTrap() async {
+        await #expect(processExitsWith: .failure) {
+            _ = ChaCha20Poly1305.seal(key: [UInt8](repeating: 0, count: 31), nonce: [UInt8](repeating: 0, count: 12), plaintext: [])
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = ChaCha20Poly1305.seal(key: [UInt8](repeating: 0, count: 32), nonce: [UInt8](repeating: 0, count: 24), plaintext: [])
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = XChaCha20Poly1305.seal(key: [UInt8](repeating: 0, count: 32), nonce: [UInt8](repeating: 0, count: 12), plaintext: [])
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = try? XChaCha20Poly1305.open(key: [UInt8](repeating: 0, count: 16), sealed: [UInt8](repeating: 0, count: 40))
+        }
+    }
+
     @Test("every flipped bit of ciphertext, tag, associated data and nonce is rejected; so are truncations")
     func tampering() throws {
         let cases = try KnownAnswers<AEADCase>.load("aead-chacha20poly1305.json")
@@ -146,12 +162,29 @@ struct ChaCha20Poly1305Tests {
                 }
             }
             for length in [0, 1, 15] {
-                expectCryptoError(.invalidLength("ChaCha20-Poly1305 ciphertext", expected: 16, actual: length),
+                expectCryptoError(.invalidLength("ChaCha20-Poly1305 ciphertext", minimum: 16, actual: length),
                                   "\(known): \(length) bytes, shorter than a tag") {
                     () throws(CryptoError) in try ChaCha20Poly1305.open(key: key, nonce: nonce, associatedData: ad, ciphertextAndTag: Array(sealed.prefix(length)))
                 }
             }
         }
+    }
+}
+
+@Suite("CryptoError")
+struct CryptoErrorTests {
+    @Test("errors say what was wrong, with the sizes")
+    func descriptions() {
+        #expect(CryptoError.authenticationFailure.description
+            == "authentication failed: the message was altered or the key is wrong")
+        #expect(CryptoError.invalidLength("Kyber-512 ciphertext", expected: 768, actual: 767).description
+            == "Kyber-512 ciphertext must be 768 bytes, got 767")
+        #expect(CryptoError.invalidLength("XChaCha20-Poly1305 sealed buffer", minimum: 40, actual: 3).description
+            == "XChaCha20-Poly1305 sealed buffer must be at least 40 bytes, got 3")
+        #expect(CryptoError.invalidLength("a", expected: 1, actual: 2).isInvalidLength)
+        #expect(CryptoError.invalidLength("a", minimum: 1, actual: 0).isInvalidLength)
+        #expect(!CryptoError.authenticationFailure.isInvalidLength)
+        #expect(CryptoError.invalidLength("a", expected: 1, actual: 2) != CryptoError.invalidLength("a", minimum: 1, actual: 2))
     }
 }
 
@@ -213,7 +246,7 @@ struct XChaCha20Poly1305Tests {
                 }
             }
             for length in [0, 24, 39] {
-                expectCryptoError(.invalidLength("XChaCha20-Poly1305 sealed buffer", expected: 40, actual: length),
+                expectCryptoError(.invalidLength("XChaCha20-Poly1305 sealed buffer", minimum: 40, actual: length),
                                   "\(known): \(length) bytes, shorter than nonce and tag") {
                     () throws(CryptoError) in try XChaCha20Poly1305.open(key: key, sealed: Array(sealed.prefix(length)), associatedData: ad)
                 }

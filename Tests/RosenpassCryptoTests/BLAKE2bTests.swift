@@ -67,6 +67,18 @@ struct BLAKE2bTests {
         }
     }
 
+    @Test("digest lengths outside 1...64 and keys over 64 bytes are programming errors")
+    func invalidParametersTrap() async {
+        await #expect(processExitsWith: .failure) { _ = BLAKE2b(digestCount: 0) }
+        await #expect(processExitsWith: .failure) { _ = BLAKE2b(digestCount: 65) }
+        await #expect(processExitsWith: .failure) { _ = BLAKE2b(digestCount: 32, key: [UInt8](repeating: 1, count: 65)) }
+        await #expect(processExitsWith: .failure) {
+            var hasher = BLAKE2b(digestCount: 32)
+            var digest = [UInt8](repeating: 0, count: 31)
+            digest.withUnsafeMutableBytes { hasher.finalize(into: $0) }
+        }
+    }
+
     @Test("an empty key means unkeyed, and a key changes the digest")
     func keyedAndUnkeyedDiffer() {
         let message = generatedInput(count: 100)

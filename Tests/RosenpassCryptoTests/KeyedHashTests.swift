@@ -95,6 +95,16 @@ struct KeyedHashTests {
         }
     }
 
+    @Test("a key that is not 32 bytes is a programming error and stops the process")
+    func wrongKeyLengthTraps() async {
+        await #expect(processExitsWith: .failure) {
+            _ = KeyedHash.shake256.hash(key: [UInt8](repeating: 0, count: 31), data: [UInt8]())
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = KeyedHash.incorrectHMACBlake2b.hash(key: [UInt8](repeating: 0, count: 33), data: [UInt8]())
+        }
+    }
+
     @Test("V02 is not RFC 2104 HMAC, and V03 is SHAKE256 of key || data with nothing in between")
     func constructions() {
         let key = generatedInput(count: 32)

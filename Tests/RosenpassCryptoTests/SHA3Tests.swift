@@ -222,6 +222,20 @@ struct SHA3Tests {
         #expect(Hex.encode(sha.finalize()) == "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532")
     }
 
+    @Test("absorbing after squeezing, or a digest buffer of the wrong size, stops the process")
+    func misuseTraps() async {
+        await #expect(processExitsWith: .failure) {
+            var shake = SHAKE128()
+            _ = shake.squeeze(count: 1)
+            shake.absorb([1, 2, 3])
+        }
+        await #expect(processExitsWith: .failure) {
+            var sha = SHA3_512()
+            var digest = [UInt8](repeating: 0, count: 32)
+            digest.withUnsafeMutableBytes { sha.finalize(into: $0) }
+        }
+    }
+
     @Test("SHA3-256 and SHA3-512 of \"abc\" (FIPS 202 / NIST example values)")
     func abc() {
         #expect(Hex.encode(SHA3_256.hash(Array("abc".utf8)))

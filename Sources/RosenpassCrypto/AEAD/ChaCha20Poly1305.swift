@@ -85,7 +85,7 @@ public enum ChaCha20Poly1305 {
     /// - Parameters:
     ///   - output: exactly `ciphertextAndTag.count - 16` bytes.
     /// - Throws: ``CryptoError/authenticationFailure`` when the tag does not verify, and
-    ///   ``CryptoError/invalidLength(_:expected:actual:)`` when the input is shorter than a tag.
+    ///   ``CryptoError/invalidLength(_:minimum:actual:)`` when the input is shorter than a tag.
     public static func open(
         key: UnsafeRawBufferPointer,
         nonce: UnsafeRawBufferPointer,
@@ -96,7 +96,7 @@ public enum ChaCha20Poly1305 {
         precondition(key.count == keyCount, "ChaCha20-Poly1305 key must be 32 bytes")
         precondition(nonce.count == nonceCount, "ChaCha20-Poly1305 nonce must be 12 bytes")
         guard ciphertextAndTag.count >= tagCount else {
-            throw .invalidLength("ChaCha20-Poly1305 ciphertext", expected: tagCount, actual: ciphertextAndTag.count)
+            throw .invalidLength("ChaCha20-Poly1305 ciphertext", minimum: tagCount, actual: ciphertextAndTag.count)
         }
         let split = ciphertextAndTag.count - tagCount
         precondition(output.count == split, "ChaCha20-Poly1305 output must be ciphertext - 16 bytes")
@@ -120,7 +120,7 @@ public enum ChaCha20Poly1305 {
     /// Verifies and decrypts `ciphertext || tag` and returns the plaintext.
     ///
     /// - Throws: ``CryptoError/authenticationFailure`` when the tag does not verify, and
-    ///   ``CryptoError/invalidLength(_:expected:actual:)`` when the input is shorter than a tag.
+    ///   ``CryptoError/invalidLength(_:minimum:actual:)`` when the input is shorter than a tag.
     public static func open(
         key: UnsafeRawBufferPointer,
         nonce: UnsafeRawBufferPointer,
@@ -128,7 +128,7 @@ public enum ChaCha20Poly1305 {
         ciphertextAndTag: UnsafeRawBufferPointer
     ) throws(CryptoError) -> [UInt8] {
         guard ciphertextAndTag.count >= tagCount else {
-            throw .invalidLength("ChaCha20-Poly1305 ciphertext", expected: tagCount, actual: ciphertextAndTag.count)
+            throw .invalidLength("ChaCha20-Poly1305 ciphertext", minimum: tagCount, actual: ciphertextAndTag.count)
         }
         var plaintext = [UInt8](repeating: 0, count: ciphertextAndTag.count - tagCount)
         let result: Result<Void, CryptoError> = plaintext.withUnsafeMutableBytes { output in

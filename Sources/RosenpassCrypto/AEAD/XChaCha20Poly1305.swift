@@ -65,7 +65,7 @@ public enum XChaCha20Poly1305 {
     /// - Parameters:
     ///   - output: exactly `sealed.count - 40` bytes.
     /// - Throws: ``CryptoError/authenticationFailure`` if the tag does not verify, or
-    ///   ``CryptoError/invalidLength(_:expected:actual:)`` if `sealed` is shorter than 40 bytes.
+    ///   ``CryptoError/invalidLength(_:minimum:actual:)`` if `sealed` is shorter than 40 bytes.
     public static func open(
         key: UnsafeRawBufferPointer,
         sealed: UnsafeRawBufferPointer,
@@ -74,7 +74,7 @@ public enum XChaCha20Poly1305 {
     ) throws(CryptoError) {
         precondition(key.count == keyCount, "XChaCha20-Poly1305 key must be 32 bytes")
         guard sealed.count >= overhead else {
-            throw .invalidLength("XChaCha20-Poly1305 sealed buffer", expected: overhead, actual: sealed.count)
+            throw .invalidLength("XChaCha20-Poly1305 sealed buffer", minimum: overhead, actual: sealed.count)
         }
         precondition(output.count == sealed.count - overhead, "XChaCha20-Poly1305 output must be sealed - 40 bytes")
         let nonce = UnsafeRawBufferPointer(rebasing: sealed[0..<nonceCount])
@@ -92,14 +92,14 @@ public enum XChaCha20Poly1305 {
     /// Verifies and decrypts a buffer `nonce || ciphertext || tag` and returns the plaintext.
     ///
     /// - Throws: ``CryptoError/authenticationFailure`` if the tag does not verify, or
-    ///   ``CryptoError/invalidLength(_:expected:actual:)`` if `sealed` is shorter than 40 bytes.
+    ///   ``CryptoError/invalidLength(_:minimum:actual:)`` if `sealed` is shorter than 40 bytes.
     public static func open(
         key: UnsafeRawBufferPointer,
         sealed: UnsafeRawBufferPointer,
         associatedData: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
     ) throws(CryptoError) -> [UInt8] {
         guard sealed.count >= overhead else {
-            throw .invalidLength("XChaCha20-Poly1305 sealed buffer", expected: overhead, actual: sealed.count)
+            throw .invalidLength("XChaCha20-Poly1305 sealed buffer", minimum: overhead, actual: sealed.count)
         }
         var plaintext = [UInt8](repeating: 0, count: sealed.count - overhead)
         let result: Result<Void, CryptoError> = plaintext.withUnsafeMutableBytes { output in
