@@ -155,21 +155,10 @@ public final class KernelWireGuardBackend: WireGuardBackend {
                      socket: GenericNetlinkSocket, family: UInt16) throws -> SetPskOutcome {
         // 1. Does the peer exist? (GET_DEVICE dump; the kernel may split peers over several messages.)
         let getSequence = socket.nextSequence()
-        let get = NetlinkMessageBuilder(type: family, flags: Netlink.flagRequest | Netlink.flagAck | Netlink.flagDump,
-                                        sequence: getSequence, command: Netlink.wgGetDevice, version: Netlink.wireGuardVersion)
-        get.attribute(Netlink.wgDeviceInterfaceName, string: interface)
+        let get = Self.getDeviceMessage(family: family, sequence: getSequence, interface: interface)
         var peerFound = false
         let getCode = try socket.transact(get, sequence: getSequence, context: "WG_CMD_GET_DEVICE \(interface)") { reply in
-            guard reply.payload.count >= Netlink.genericHeaderSize else { return }
-            let attributes = UnsafeRawBufferPointer(rebasing: reply.payload[Netlink.genericHeaderSize...])
-            for device in netlinkAttributes(attributes) where device.type == Netlink.wgDevicePeers {
-                for entry in netlinkAttributes(device.payload) {
-                    for field in netlinkAttributes(entry.payload)
-                    where field.type == Netlink.wgPeerPublicKey && field.payload.elementsEqual(peer.rawBytes) {
-                        peerFound = true
-                    }
-                }
-            }
+            if Self.deviceReply(reply.payload, containsPeer: peer) { peerFound = true }
         }
         switch getCode {
         case 0: break
@@ -180,8 +169,31 @@ public final class KernelWireGuardBackend: WireGuardBackend {
 
         // 2. Overwrite that peer's preshared key, and nothing else.
         let setSequence = socket.nextSequence()
+        let set = Self.setDeviceMessage(family: family, sequence: setSequence, interface: interface, peer: peer, presharedKey: presharedKey)
+        let setCode = try socket.transact(set, sequence: setSequence, context: "WG_CMD_SET_DEVICE \(interface)") { _ in }
+        switch setCode {
+        case 0: return .installed
+        case ENODEV: return .noSuchInterface
+        default: throw BrokerError.system("WG_CMD_SET_DEVICE", "interface \(interface)", errno: setCode)
+        }
+    }
+
+    // MARK: - Messages (separate so tests can check them byte for byte)
+
+    /// `WG_CMD_GET_DEVICE` as a dump for `interface` (the kernel offers no other form).
+    static func getDeviceMessage(family: UInt16, sequence: UInt32, interface: String) -> NetlinkMessageBuilder {
+        let get = NetlinkMessageBuilder(type: family, flags: Netlink.flagRequest | Netlink.flagAck | Netlink.flagDump,
+                                        sequence: sequence, command: Netlink.wgGetDevice, version: Netlink.wireGuardVersion)
+        get.attribute(Netlink.wgDeviceInterfaceName, string: interface)
+        return get
+    }
+
+    /// `WG_CMD_SET_DEVICE` with the interface name and one nested peer holding exactly the public key,
+    /// `WGPEER_F_UPDATE_ONLY` and the preshared key (components.md §2.1 step 3).
+    static func setDeviceMessage(family: UInt16, sequence: UInt32, interface: String, peer: WireGuardPublicKey,
+                                 presharedKey: PresharedKey) -> NetlinkMessageBuilder {
         let set = NetlinkMessageBuilder(type: family, flags: Netlink.flagRequest | Netlink.flagAck,
-                                        sequence: setSequence, command: Netlink.wgSetDevice, version: Netlink.wireGuardVersion)
+                                        sequence: sequence, command: Netlink.wgSetDevice, version: Netlink.wireGuardVersion)
         set.attribute(Netlink.wgDeviceInterfaceName, string: interface)
         set.beginNested(Netlink.wgDevicePeers)
         set.beginNested(0)
@@ -190,11 +202,21 @@ public final class KernelWireGuardBackend: WireGuardBackend {
         presharedKey.withUnsafeBytes { set.attribute(Netlink.wgPeerPresharedKey, bytes: $0) }
         set.endNested()
         set.endNested()
-        let setCode = try socket.transact(set, sequence: setSequence, context: "WG_CMD_SET_DEVICE \(interface)") { _ in }
-        switch setCode {
-        case 0: return .installed
-        case ENODEV: return .noSuchInterface
-        default: throw BrokerError.system("WG_CMD_SET_DEVICE", "interface \(interface)", errno: setCode)
+        return set
+    }
+
+    /// Whether one GET_DEVICE reply message (generic header and attributes) lists `peer`.
+    static func deviceReply(_ payload: UnsafeRawBufferPointer, containsPeer peer: WireGuardPublicKey) -> Bool {
+        guard payload.count >= Netlink.genericHeaderSize else { return false }
+        let attributes = UnsafeRawBufferPointer(rebasing: payload[Netlink.genericHeaderSize...])
+        for device in netlinkAttributes(attributes) where device.type == Netlink.wgDevicePeers {
+            for entry in netlinkAttributes(device.payload) {
+                for field in netlinkAttributes(entry.payload)
+                where field.type == Netlink.wgPeerPublicKey && field.payload.elementsEqual(peer.rawBytes) {
+                    return true
+                }
+            }
         }
+        return false
     }
 }
