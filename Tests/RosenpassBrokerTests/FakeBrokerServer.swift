@@ -19,6 +19,7 @@ final class FakeBrokerServer: @unchecked Sendable {
     private var listener: Int32 = -1
     private var clientFDs: [Int32] = []
     private var running = false
+    private let acceptDone = DispatchSemaphoreBox()
     /// The code answered for each interface (default Success).
     var codes: [String: BrokerReturnCode] {
         get { lock.withLock { _codes } }
@@ -42,20 +43,23 @@ final class FakeBrokerServer: @unchecked Sendable {
         Thread.detachNewThread { [self] in acceptLoop(fd) }
     }
 
-    /// Closes the listener and every connection, removing the socket file.
+    /// Closes the listener and every connection, removing the socket file. The accept thread is
+    /// woken with shutdown(2) and waited for before the fd is closed, so it can never touch an fd
+    /// number another test reuses; connections are shut down under the lock their threads close them in.
     func stop() {
-        let (fd, clients) = lock.withLock { () -> (Int32, [Int32]) in
+        let fd = lock.withLock { () -> Int32 in
             running = false
-            defer { listener = -1; clientFDs = [] }
-            return (listener, clientFDs)
+            for client in clientFDs { Glibc.shutdown(client, Int32(SHUT_RDWR)) }
+            return listener
         }
         Glibc.shutdown(fd, Int32(SHUT_RDWR))
+        _ = acceptDone.wait(seconds: 10)
         close(fd)
-        for client in clients { Glibc.shutdown(client, Int32(SHUT_RDWR)) }
         unlink(path)
     }
 
     private func acceptLoop(_ listener: Int32) {
+        defer { acceptDone.signal() }
         while true {
             let fd = accept(listener, nil, nil)
             guard fd >= 0 else {
@@ -77,7 +81,12 @@ final class FakeBrokerServer: @unchecked Sendable {
     }
 
     private func serve(_ fd: Int32) {
-        defer { close(fd) }
+        defer {
+            lock.withLock {
+                clientFDs.removeAll { $0 == fd }
+                close(fd)
+            }
+        }
         var decoder = FrameDecoder(maximumPayload: BrokerWire.requestSize)
         while true {
             let got = (try? decoder.readInto { free in try POSIX.readSome(fd, into: free, context: "fake") ?? 0 }) ?? 0

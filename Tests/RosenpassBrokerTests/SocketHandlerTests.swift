@@ -177,3 +177,31 @@ private func processes(named name: String, parent: pid_t) -> [pid_t] {
         return program.split(separator: "/").last.map(String.init) == name && fields.count > 1 && pid_t(fields[1]) == parent
     }
 }
+
+@Suite struct SocketHandlerWithoutBrokerTests {
+    @Test func missingBrokerCommand_answersInternalError_insteadOfHoldingClients() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/broker.sock"
+        let handler = try SocketHandler(configuration: .init(source: .listenPath(path, mode: 0o600, group: nil),
+                                                             command: [directory.path + "/no-such-broker"]),
+                                        logger: LogCapture().logger)
+        nonisolated(unsafe) let running = handler
+        let done = DispatchSemaphoreBox()
+        Thread.detachNewThread {
+            try? running.run()
+            done.signal()
+        }
+        defer {
+            handler.stop()
+            _ = done.wait(seconds: 10)
+        }
+        #expect(eventually { access(path, F_OK) == 0 })
+        let fd = try UnixSocket.connect(path: path)
+        defer { close(fd) }
+        POSIX.setSocketTimeouts(fd, seconds: 5)
+        for _ in 0..<2 {
+            try POSIX.writeAll(fd, Frames.frame(Frames.requestPayload(interface: "wg0", psk: Frames.key(1), peer: Frames.key(2))), context: "test")
+            #expect(readExactly(fd, 13) == SetPskResponse(.internalError).encodedFrame)
+        }
+    }
+}

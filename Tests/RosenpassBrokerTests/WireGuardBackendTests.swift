@@ -55,12 +55,14 @@ private final class FakeUAPI: @unchecked Sendable {
     var peers: [WireGuardPublicKey]
     var setErrno = 0
     private var listener: Int32 = -1
+    private let acceptDone = DispatchSemaphoreBox()
 
     init(interface: String, peers: [WireGuardPublicKey]) throws {
         self.peers = peers
         listener = try UnixSocket.listen(path: "\(directory.path)/\(interface).sock", mode: 0o600, gid: nil)
         let fd = listener
         Thread.detachNewThread { [self] in
+            defer { acceptDone.signal() }
             while true {
                 let client = accept(fd, nil, nil)
                 if client < 0 { return }
@@ -69,8 +71,11 @@ private final class FakeUAPI: @unchecked Sendable {
         }
     }
 
+    /// Wakes the accept thread with shutdown(2) and waits for it before closing the fd, so it never
+    /// accepts on an fd number another test reuses.
     func stop() {
         Glibc.shutdown(listener, Int32(SHUT_RDWR))
+        _ = acceptDone.wait(seconds: 10)
         close(listener)
     }
 

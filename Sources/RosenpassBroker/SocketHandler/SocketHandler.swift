@@ -25,7 +25,8 @@ public enum SocketHandlerSource: Sendable {
 ///   longer than a request is answered with InternalError here and skipped; a length beyond 64 KiB
 ///   means the client is not speaking the protocol, so it is disconnected. No client can wedge another.
 /// * When the child dies or stops answering (`childTimeout`), the request in flight is answered with
-///   InternalError, and a new child is started with back-off (0.1 s doubling to 5 s).
+///   InternalError, and a new child is started with back-off (0.1 s doubling to 5 s). Requests that
+///   arrive while no child runs are answered with InternalError at once (clients retry).
 /// * Each accepted connection is logged with the peer's uid and pid (`SO_PEERCRED`).
 public final class SocketHandler {
     /// Options of the handler.
@@ -361,7 +362,15 @@ public final class SocketHandler {
     }
 
     private func dispatch() {
-        guard inFlight == nil, let child, !queue.isEmpty else { return }
+        guard inFlight == nil, !queue.isEmpty else { return }
+        guard let child else {
+            // No broker process right now (it cannot be started, or is being restarted): answer
+            // rather than hold clients; they retry.
+            logger.warning("no privileged broker is running; answering \(queue.count) request(s) with InternalError")
+            for request in queue { deliver(SetPskResponse(.internalError).encodedFrame, to: request.clientID) }
+            queue.removeAll()
+            return
+        }
         let request = queue.removeFirst()
         do {
             try POSIX.writeAll(child.stdin, UnsafeRawBufferPointer(request.frame), context: "privileged broker stdin")
@@ -376,7 +385,11 @@ public final class SocketHandler {
     private func answerInFlight(_ response: [UInt8]) {
         guard let (request, _) = inFlight else { return }
         inFlight = nil
-        guard let client = clients[request.clientID] else { return }
+        deliver(response, to: request.clientID)
+    }
+
+    private func deliver(_ response: [UInt8], to clientID: Int) {
+        guard let client = clients[clientID] else { return }
         client.awaitingAnswer = false
         client.outbox += response
         flush(client)
