@@ -115,6 +115,24 @@ struct HandshakeTests {
         #expect(pair.b.state == afterPoll)
     }
 
+    @Test("a biscuit stays valid while its key lives; once the key is erased (600 s) the InitConf is refused")
+    func biscuitExpiry() throws {
+        for (delay, accepted) in [(299.0, true), (600.0, false)] {
+            var pair = try ServerPair(b: .init(initiates: false))
+            let hello = try pair.a.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &pair.entropyA)
+            let resp = try #require(try pair.toB(hello, at: 0).reply)
+            let conf = try #require(try pair.toA(resp, at: 0).reply)
+            #expect(pair.b.poll(now: delay, entropy: &pair.entropyB).messages.isEmpty)
+            let before = pair.b.state
+            if accepted {
+                #expect(try pair.toB(conf, at: delay).events.count == 1)
+            } else {
+                #expect(throws: ProtocolError.self) { try pair.toB(conf, at: delay) }
+                #expect(pair.b.state == before)
+            }
+        }
+    }
+
     @Test("peer ids are per version; duplicate peers and bad key sizes are refused")
     func configuration() throws {
         var entropy = CountingEntropy()
