@@ -67,7 +67,7 @@ struct BLAKE2bTests {
         }
     }
 
-    @Test("digest lengths outside 1...64 and keys over 64 bytes are programming errors")
+    @Test("digest lengths outside 1...64, keys over 64 bytes and use after finalize are programming errors")
     func invalidParametersTrap() async {
         await #expect(processExitsWith: .failure) { _ = BLAKE2b(digestCount: 0) }
         await #expect(processExitsWith: .failure) { _ = BLAKE2b(digestCount: 65) }
@@ -76,6 +76,11 @@ struct BLAKE2bTests {
             var hasher = BLAKE2b(digestCount: 32)
             var digest = [UInt8](repeating: 0, count: 31)
             digest.withUnsafeMutableBytes { hasher.finalize(into: $0) }
+        }
+        await #expect(processExitsWith: .failure) {
+            var hasher = BLAKE2b(digestCount: 32, key: [UInt8](repeating: 1, count: 32))
+            _ = hasher.finalize()
+            hasher.update([1, 2, 3])  // the key is gone: refusing beats a silently wrong digest
         }
     }
 

@@ -26,7 +26,7 @@ This script builds nothing: run `make bench`, or build first (`swift build -c re
 -enable-testing --product rosenpass-crypto`) and pass --bin.
 
 Usage: compare.py [--bin PATH] [--filter TEXT] [--passes N] [--rounds N] [--seconds S]
-                  [--reference NAME ...] [--all] [--cpu N] [--output FILE]
+                  [--reference NAME ...] [--all] [--cpu N] [--nice N] [--output FILE]
 """
 import argparse
 import datetime
@@ -150,6 +150,9 @@ def main():
                         help="only this reference script (e.g. hashlib for reference_hashlib.py); repeatable")
     parser.add_argument("--all", action="store_true", help="also run our benchmarks that have no reference")
     parser.add_argument("--cpu", type=int, help="pin every process to this CPU with taskset")
+    parser.add_argument("--nice", type=int,
+                        help="run every measured process with this niceness (e.g. -10 as root, so that other work "
+                             "on a shared machine interferes less; ours and the references alike)")
     parser.add_argument("--output", help="also write the report to this file")
     args = parser.parse_args()
     if args.passes < 1 or args.rounds < 1 or args.seconds <= 0:
@@ -170,6 +173,8 @@ def main():
         if shutil.which("taskset") is None:
             sys.exit("compare.py: --cpu needs taskset (util-linux)")
         pin = ["taskset", "-c", str(args.cpu)]
+    if args.nice is not None:
+        pin = ["nice", "-n", str(args.nice)] + pin
 
     listing = run(pin + [binary, "bench", "--list"] + (["--filter", args.filter] if args.filter else []), "rosenpass-crypto")
     our_names = [line.strip() for line in listing.splitlines() if line.strip()]

@@ -22,6 +22,9 @@ public struct BLAKE2b: Sendable {
     var blockCount = 0
     @usableFromInline
     var counter: UInt64 = 0
+    /// Set by `finalize`; the state is wiped then and the instance cannot be used again.
+    @usableFromInline
+    var isFinalized = false
     /// The digest length in bytes.
     public let digestCount: Int
 
@@ -51,6 +54,7 @@ public struct BLAKE2b: Sendable {
 
     /// Hashes the bytes in `input`.
     public mutating func update(_ input: UnsafeRawBufferPointer) {
+        precondition(!isFinalized, "BLAKE2b: update after finalize")
         guard var source = input.baseAddress, input.count > 0 else { return }
         var remaining = input.count
         var counter = self.counter
@@ -97,9 +101,10 @@ public struct BLAKE2b: Sendable {
 
     /// Writes the digest into `output`, which must be exactly `digestCount` bytes long, and wipes the
     /// instance's state (with ``secureZero(_:)``, including a key still held in the block buffer).
-    /// The instance must not be used afterwards.
+    /// Using the instance afterwards is a programming error and stops the process.
     public mutating func finalize(into output: UnsafeMutableRawBufferPointer) {
         precondition(output.count == digestCount, "BLAKE2b digest buffer has the wrong length")
+        precondition(!isFinalized, "BLAKE2b: finalize called twice")
         let counter = self.counter &+ UInt64(blockCount)
         let blockCount = self.blockCount
         withUnsafeMutableBytes(of: &chain) { chainBytes in
@@ -114,6 +119,7 @@ public struct BLAKE2b: Sendable {
             secureZero(chainBytes)
         }
         self.blockCount = 0
+        self.isFinalized = true
     }
 
     /// Returns the digest.

@@ -62,13 +62,11 @@ struct KeccakSponge: Sendable {
         let rate = self.rate
         var position = self.position
         withLanes { lanes in
-            let stateBytes = UnsafeMutableRawPointer(lanes).assumingMemoryBound(to: UInt8.self)
-            // Finish a partly filled block byte by byte.
+            let stateBytes = UnsafeMutableRawPointer(lanes)
+            // Finish a partly filled block.
             if position > 0 {
                 let take = min(remaining, rate - position)
-                for i in 0..<take {
-                    stateBytes[position + i] ^= source.load(fromByteOffset: i, as: UInt8.self)
-                }
+                Self.xor(take, from: source, into: stateBytes, at: position)
                 position += take
                 source += take
                 remaining -= take
@@ -88,12 +86,36 @@ struct KeccakSponge: Sendable {
                 remaining -= rate
             }
             // The tail.
-            for i in 0..<remaining {
-                stateBytes[position + i] ^= source.load(fromByteOffset: i, as: UInt8.self)
-            }
+            Self.xor(remaining, from: source, into: stateBytes, at: position)
             position += remaining
         }
         self.position = position
+    }
+
+    /// XORs `count` bytes from `source` into the state at byte `offset`: byte by byte up to a lane
+    /// boundary, then eight bytes at a time, then the remaining bytes. (XOR acts on each byte on its
+    /// own, so the eight-byte steps do not depend on byte order.)
+    @inline(__always)
+    static func xor(_ count: Int, from source: UnsafeRawPointer, into state: UnsafeMutableRawPointer, at offset: Int) {
+        var index = 0
+        while index < count && (offset + index) & 7 != 0 {
+            state.storeBytes(
+                of: state.load(fromByteOffset: offset + index, as: UInt8.self) ^ source.load(fromByteOffset: index, as: UInt8.self),
+                toByteOffset: offset + index, as: UInt8.self)
+            index += 1
+        }
+        while count - index >= 8 {
+            let lane = state.load(fromByteOffset: offset + index, as: UInt64.self)
+                ^ source.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            state.storeBytes(of: lane, toByteOffset: offset + index, as: UInt64.self)
+            index += 8
+        }
+        while index < count {
+            state.storeBytes(
+                of: state.load(fromByteOffset: offset + index, as: UInt8.self) ^ source.load(fromByteOffset: index, as: UInt8.self),
+                toByteOffset: offset + index, as: UInt8.self)
+            index += 1
+        }
     }
 
     /// Pads the message and switches to squeezing.
