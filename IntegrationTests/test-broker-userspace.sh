@@ -133,11 +133,12 @@ replaced=$(wg_psk "$ns" "$ifa" "$p1")
 [ "$replaced" != "$psk3" ] && [ "$replaced" != "(none)" ] || fail "the stale PSK was not replaced (still $replaced)"
 replaced_b=$(wg_psk "$ns" "$ifb" "$p1")
 [ "$replaced_b" != "$psk2" ] || fail "the stale PSK on $ifb was not replaced"
-grep -q "replaced the PSK of peer $p1 on interface $ifa with a random one" "$work/handler.log" || fail "the replacement was not logged"
+grep -qF "replaced the PSK of peer $p1 on interface $ifa with a random one" "$work/handler.log" || fail "the replacement was not logged"
 [ "$(wg_psk "$ns" "$ifa" "$p2")" = "(none)" ] || fail "fail-closed touched a peer that never had a key"
 
 log "audit log: interface, peer and time; never a key"
-grep -Eq "installed PSK on interface $ifa for peer $p1 at [0-9]{4}-[0-9]{2}-[0-9]{2}T" "$work/handler.log" || fail "no audit line for the install"
+grep -F "installed PSK on interface $ifa for peer $p1 at " "$work/handler.log" | grep -Eq " at [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$" \
+    || fail "no audit line (interface, peer, time) for the install"
 grep -q "not in the allow-list" "$work/handler.log" || fail "refusals were not logged"
 for secret in "$psk1" "$psk2" "$psk3" "$replaced" "$(echo "$psk1" | base64 -d | od -An -tx1 | tr -d ' \n')"; do
     ! grep -qF "$secret" "$work/handler.log" || fail "a PSK appears in the log"
