@@ -40,7 +40,7 @@ enum ControlBits {
         let half = n / 2
 
         // π̄ = π ∘ X ∘ π⁻¹ ∘ X: π̄(π(x) ⊕ 1) = π(x ⊕ 1).
-        let piBar = ObliviousSort.composeInverse(
+        var piBar = ObliviousSort.composeInverse(
             values: (0..<n).map { pi[$0 ^ 1] }, by: pi.map { $0 ^ 1 })
 
         // c(x) = min over x, π̄(x), π̄²(x), … (cycles have length at most n/2 = 2^(w−1)).
@@ -49,14 +49,20 @@ enum ControlBits {
         for round in 1..<(w - 1) {
             // With p = π̄^(2^round): c ← min(c, c ∘ p) widens the window to 2^(round+1) steps; p ← p².
             if round == 1 {
-                p = ObliviousSort.composeInverse(values: piBar, by: ObliviousSort.invert(piBar))  // π̄²
+                var piBarInverse = ObliviousSort.invert(piBar)
+                p = ObliviousSort.composeInverse(values: piBar, by: piBarInverse)  // π̄²
+                wipe(&piBarInverse)
             }
-            let pInverse = ObliviousSort.invert(p)
-            let cOfP = ObliviousSort.composeInverse(values: c, by: pInverse)  // c ∘ p
+            var pInverse = ObliviousSort.invert(p)
+            var cOfP = ObliviousSort.composeInverse(values: c, by: pInverse)  // c ∘ p
             for x in 0..<n { c[x] = ObliviousSort.minimum(c[x], cOfP[x]) }
             if round < w - 2 {
-                p = ObliviousSort.composeInverse(values: p, by: pInverse)  // p ∘ p
+                var square = ObliviousSort.composeInverse(values: p, by: pInverse)  // p ∘ p
+                swap(&p, &square)
+                wipe(&square)
             }
+            wipe(&pInverse)
+            wipe(&cOfP)
         }
 
         // First layer.
@@ -68,7 +74,8 @@ enum ControlBits {
             f[2 * j + 1] = UInt32(2 * j + 1) ^ fj
         }
         // F ∘ π.
-        let fPi = ObliviousSort.composeInverse(values: f, by: ObliviousSort.invert(pi))
+        var piInverse = ObliviousSort.invert(pi)
+        var fPi = ObliviousSort.composeInverse(values: f, by: piInverse)
 
         // Last layer.
         let lastLayer = position + (2 * w - 2) * half * step
@@ -80,10 +87,16 @@ enum ControlBits {
             l[2 * k + 1] = UInt32(2 * k + 1) ^ lk
         }
         // M = F ∘ π ∘ L (L⁻¹ = L).
-        let m = ObliviousSort.composeInverse(values: fPi, by: l)
+        var m = ObliviousSort.composeInverse(values: fPi, by: l)
+        wipe(&piBar); wipe(&c); wipe(&p); wipe(&f); wipe(&piInverse); wipe(&fPi); wipe(&l)
 
         let inner = position + half * step
-        recurse((0..<half).map { m[2 * $0] >> 1 }, w: w - 1, position: inner, step: 2 * step, into: &out)
-        recurse((0..<half).map { m[2 * $0 + 1] >> 1 }, w: w - 1, position: inner + step, step: 2 * step, into: &out)
+        var even = (0..<half).map { m[2 * $0] >> 1 }
+        var odd = (0..<half).map { m[2 * $0 + 1] >> 1 }
+        wipe(&m)
+        recurse(even, w: w - 1, position: inner, step: 2 * step, into: &out)
+        recurse(odd, w: w - 1, position: inner + step, step: 2 * step, into: &out)
+        wipe(&even)
+        wipe(&odd)
     }
 }

@@ -48,7 +48,7 @@ enum ControlBits2019 {
             return
         }
         let nodes = 2 * n
-        let piInverse = ObliviousSort.invert(pi)
+        var piInverse = ObliviousSort.invert(pi)
         // I: output x ↔ input π⁻¹(x).
         var partner = [UInt32](repeating: 0, count: nodes)
         for i in 0..<n {
@@ -61,13 +61,19 @@ enum ControlBits2019 {
         }
         for round in 0..<w {
             // Each node looks at its I-partner: viaPartner[I(i)] = node[i] (I is an involution).
-            let viaPartner = ObliviousSort.composeInverse(values: node, by: partner)
+            var viaPartner = ObliviousSort.composeInverse(values: node, by: partner)
             for i in 0..<nodes { node[i] = adopt(node[i], viaPartner[i], w: w, flip: round > 0) }
+            wipe(&viaPartner)
             // I ← I ∘ X ∘ I: newPartner[I(i ⊕ 1)] = I(i).
-            partner = ObliviousSort.composeInverse(values: partner, by: (0..<nodes).map { partner[$0 ^ 1] })
+            var shifted = (0..<nodes).map { partner[$0 ^ 1] }
+            var doubled = ObliviousSort.composeInverse(values: partner, by: shifted)
+            swap(&partner, &doubled)
+            wipe(&doubled)
+            wipe(&shifted)
             // Each node looks at its X-partner (the values from before this pass).
-            let before = node
+            var before = node
             for i in 0..<nodes { node[i] = adopt(node[i], before[i ^ 1], w: w, flip: true) }
+            wipe(&before)
         }
 
         let half = n / 2
@@ -83,9 +89,14 @@ enum ControlBits2019 {
             flipped[2 * i] ^= difference
             flipped[2 * i + 1] ^= difference
         }
+        wipe(&piInverse)
+        wipe(&partner)
+        wipe(&node)
         for k in 0..<2 {
-            let sub = (0..<half).map { flipped[2 * $0 + k] >> 1 }
+            var sub = (0..<half).map { flipped[2 * $0 + k] >> 1 }
             recurse(sub, w: w - 1, offset: offset + step * (half + k), step: 2 * step, into: &out)
+            wipe(&sub)
         }
+        wipe(&flipped)
     }
 }

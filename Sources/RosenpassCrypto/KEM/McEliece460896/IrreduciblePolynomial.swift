@@ -28,7 +28,9 @@ struct McElieceExtensionField: Sendable {
                 product[i - t + term.exponent] ^= GF13.multiply(product[i], term.coefficient)
             }
         }
-        return Array(product[0..<t])
+        let result = Array(product[0..<t])
+        wipe(&product)
+        return result
     }
 
     /// The monic minimal polynomial of β = Σ f_i·y^i: g_0 … g_95 with β^96 + Σ g_j β^j = 0, or `nil`
@@ -50,10 +52,14 @@ struct McElieceExtensionField: Sendable {
         var power = [UInt16](repeating: 0, count: t)
         power[0] = 1
         for j in 0...t {
-            if j > 0 { power = multiply(power, f) }
+            if j > 0 {
+                var next = multiply(power, f)
+                swap(&power, &next)
+                wipe(&next)
+            }
             for i in 0..<t { matrix[i * width + j] = power[i] }
         }
-        for i in 0..<t { power[i] = 0 }
+        wipe(&power)
 
         for j in 0..<t {
             let pivotRow = matrix + j * width

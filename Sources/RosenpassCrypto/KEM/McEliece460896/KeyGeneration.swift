@@ -54,16 +54,20 @@ enum McElieceKeyGeneration {
             case .round3: (fieldOffset, wordsOffset, rejectionOffset) = (0, fieldBytes, fieldBytes + wordBytes)
             }
 
-            let beta = expansion.withUnsafeBytes { bytes in
+            var beta = expansion.withUnsafeBytes { bytes in
                 (0..<McEliece460896.errorCount).map {
                     UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: fieldOffset + 2 * $0, as: UInt16.self)) & GF13.mask
                 }
             }
             let field: McElieceExtensionField = variant == .round4 ? .round4 : .format2019
-            guard let goppa = field.minimalPolynomial(beta) else { continue }
-            guard let permutation = expansion.withUnsafeBytes({
+            let minimal = field.minimalPolynomial(beta)
+            wipe(&beta)
+            guard var goppa = minimal else { continue }
+            defer { wipe(&goppa) }
+            guard var permutation = expansion.withUnsafeBytes({
                 McEliecePublicKeyGeneration.permutation(fromWords: $0.baseAddress! + wordsOffset)
             }) else { continue }
+            defer { wipe(&permutation) }
             guard let publicKey = McEliecePublicKeyGeneration.publicKey(goppa: goppa, permutation: permutation) else {
                 continue
             }
