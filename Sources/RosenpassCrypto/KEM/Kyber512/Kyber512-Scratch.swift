@@ -70,22 +70,20 @@ func withKyberScratch<R>(_ body: (KyberScratch) -> R) -> R {
 
 /// The symmetric functions of Kyber round 3 (specification v3.02, section 1.4): H = SHA3-256,
 /// G = SHA3-512, KDF = SHAKE256 with 32 bytes of output. Every state is wiped after use, since the
-/// inputs are often secret.
+/// inputs are often secret (`finalize` wipes the SHA-3 states; the SHAKE state is wiped explicitly).
 enum KyberHash {
     /// H(input) → 32 bytes at `output`.
     static func h(_ input: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<UInt8>) {
         var hasher = SHA3_256()
         hasher.update(UnsafeRawBufferPointer(start: input, count: count))
-        hasher.finalize(into: UnsafeMutableRawBufferPointer(start: output, count: 32))
-        hasher.sponge.wipe()
+        hasher.finalize(into: UnsafeMutableRawBufferPointer(start: output, count: 32))  // also wipes the state
     }
 
     /// G(input) → 64 bytes at `output`.
     static func g(_ input: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<UInt8>) {
         var hasher = SHA3_512()
         hasher.update(UnsafeRawBufferPointer(start: input, count: count))
-        hasher.finalize(into: UnsafeMutableRawBufferPointer(start: output, count: 64))
-        hasher.sponge.wipe()
+        hasher.finalize(into: UnsafeMutableRawBufferPointer(start: output, count: 64))  // also wipes the state
     }
 
     /// KDF(input) = SHAKE256(input), 32 bytes at `output`.
