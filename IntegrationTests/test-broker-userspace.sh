@@ -112,6 +112,11 @@ log "refused peer and interface, unknown peer and interface"
 [ -z "$(ip netns exec "$ns" wg show "$ifb" peers | grep -F "$p3")" ] || fail "a peer was added"
 [ "$(ask "$gone:$p1:$psk2")" = 0x02 ] || fail "a missing allowed interface was not NoSuchInterface"
 
+log "garbage, then a valid request on the same connection"
+answers=$(ask garbage "$ifb:$p1:$psk2" | tr '\n' ' ')
+[ "$answers" = "0x01 0x00 " ] || fail "garbage then valid answered: $answers"
+[ "$(wg_psk "$ns" "$ifb" "$p1")" = "$psk2" ] || fail "the request after the garbage was not applied"
+
 log "a killed privileged child is restarted"
 kill -9 "$child"
 wait_for "[ -n \"\$(pgrep -P $handler -f rosenpass-wireguard-broker-privileged)\" ] && [ \"\$(pgrep -P $handler -f rosenpass-wireguard-broker-privileged)\" != $child ]" 10 \
@@ -120,19 +125,14 @@ psk3=$(wg genpsk)
 [ "$(ask "$ifa:$p1:$psk3")" = 0x00 ] || fail "the restarted broker did not install the key"
 [ "$(wg_psk "$ns" "$ifa" "$p1")" = "$psk3" ] || fail "wg show does not report the key after the restart"
 
-log "garbage, then a valid request on the same connection"
-answers=$(ask garbage "$ifb:$p1:$psk2" | tr '\n' ' ')
-[ "$answers" = "0x01 0x00 " ] || fail "garbage then valid answered: $answers"
-[ "$(wg_psk "$ns" "$ifb" "$p1")" = "$psk2" ] || fail "the request after the garbage was not applied"
-
-# (The fail-closed timers live in the privileged process: pairs allowed by --allow-interface are
-# watched once they got a key from that process; --allow-peer pairs from its start-up on.)
+# $ifb got its key from the previous privileged process: the socket handler carries its timer over.
 log "fail closed: no fresh key within --max-key-age 4 s"
 sleep 6
 replaced=$(wg_psk "$ns" "$ifa" "$p1")
 [ "$replaced" != "$psk3" ] && [ "$replaced" != "(none)" ] || fail "the stale PSK was not replaced (still $replaced)"
 replaced_b=$(wg_psk "$ns" "$ifb" "$p1")
-[ "$replaced_b" != "$psk2" ] || fail "the stale PSK on $ifb was not replaced"
+[ "$replaced_b" != "$psk2" ] || fail "the stale PSK on $ifb (set before the broker restart) was not replaced"
+grep -Eq "carrying over [0-9]+ fail-closed timer" "$work/handler.log" || fail "the restarted broker did not get the timer"
 grep -qF "replaced the PSK of peer $p1 on interface $ifa with a random one" "$work/handler.log" || fail "the replacement was not logged"
 [ "$(wg_psk "$ns" "$ifa" "$p2")" = "(none)" ] || fail "fail-closed touched a peer that never had a key"
 

@@ -43,6 +43,10 @@ struct PrivilegedBrokerCommand: ParsableCommand {
     @Flag(name: .customLong("random-psk-at-start"), help: "Install a random PSK on every --allow-peer/policy peer at start-up.")
     var randomPskAtStart = false
 
+    @Option(name: .customLong("carry-over-timer"),
+            help: ArgumentHelp("IF:PUBKEY_B64:SECONDS: a fail-closed timer from a previous broker process (the socket handler passes these when it restarts the broker).", visibility: .hidden))
+    var carryOverTimer: [String] = []
+
     func validate() throws {
         if let maxKeyAge, !(maxKeyAge > 0) { throw ValidationError("--max-key-age must be a positive number of seconds") }
         if let fd, fd < 0 { throw ValidationError("--fd must be a file descriptor number") }
@@ -53,7 +57,9 @@ struct PrivilegedBrokerCommand: ParsableCommand {
         POSIX.ignoreSIGPIPE()
         let logger = Logger(label: "rosenpass-wireguard-broker-privileged")
         var rules = BrokerPolicy()
+        var carriedOver: [CarriedOverKeyTimer] = []
         do {
+            carriedOver = try carryOverTimer.map(CarriedOverKeyTimer.init(parsing:))
             for name in allowInterface { try rules.allowInterface(name) }
             for peer in allowPeer { try rules.allowPeer(peer) }
             if let policy { try rules.addRules(fromFile: policy) }
@@ -66,7 +72,8 @@ struct PrivilegedBrokerCommand: ParsableCommand {
         logger.info("started; \(rules.summary)\(maxKeyAge.map { "; max key age \($0) s" } ?? "")")
 
         let broker = PrivilegedBroker(backend: AutomaticWireGuardBackend(), policy: rules, maxKeyAge: maxKeyAge, logger: logger)
-        broker.start(randomizeAllowedPeers: randomPskAtStart)
+        if !carriedOver.isEmpty { logger.info("carrying over \(carriedOver.count) fail-closed timer(s) from the previous broker process") }
+        broker.start(randomizeAllowedPeers: randomPskAtStart, carriedOver: carriedOver)
         let input: Int32
         let output: Int32
         if let fd {

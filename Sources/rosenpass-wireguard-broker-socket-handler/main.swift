@@ -15,7 +15,9 @@ struct SocketHandlerCommand: ParsableCommand {
         discussion: """
             Exactly one of --listen-path, --listen-fd and --stream-fd. The broker command comes after '--' \
             (default: rosenpass-wireguard-broker-privileged from PATH); --allow-interface, --allow-peer, \
-            --policy, --max-key-age and --random-psk-at-start are appended to its arguments. A socket \
+            --policy, --max-key-age and --random-psk-at-start are appended to its arguments; with \
+            --max-key-age, a restarted broker also gets the remaining fail-closed time of every key that \
+            went through this handler. A socket \
             created with --listen-path is owner-only (0600) unless --mode/--group say otherwise; a stale \
             socket left by a dead handler is replaced, a live one or any other file is not. A broker \
             process that dies is restarted.
@@ -60,6 +62,9 @@ struct SocketHandlerCommand: ParsableCommand {
         let given = [listenPath != nil, listenFD != nil, streamFD != nil].filter { $0 }.count
         guard given == 1 else { throw ValidationError("give exactly one of --listen-path, --listen-fd and --stream-fd") }
         guard let bits = mode_t(mode, radix: 8), bits <= 0o777 else { throw ValidationError("--mode wants octal permission bits such as 600 or 660") }
+        if let maxKeyAge, !((Double(maxKeyAge) ?? 0) > 0) {
+            throw ValidationError("--max-key-age must be a positive number of seconds")
+        }
         if listenPath == nil && (group != nil || mode != "600") {
             throw ValidationError("--mode and --group apply to --listen-path only")
         }
@@ -86,7 +91,9 @@ struct SocketHandlerCommand: ParsableCommand {
         } else {
             source = .streamDescriptor(streamFD!)
         }
-        let handler = try SocketHandler(configuration: .init(source: source, command: brokerCommand), logger: logger)
+        var configuration = SocketHandler.Configuration(source: source, command: brokerCommand)
+        configuration.maxKeyAge = maxKeyAge.flatMap(Double.init)
+        let handler = try SocketHandler(configuration: configuration, logger: logger)
         stopDescriptor = handler.stopDescriptor
         for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber) { _ in

@@ -125,6 +125,32 @@ import Testing
         #expect(backend.calls.map(\.peer) == [Frames.peer(3)])
     }
 
+    @Test func carriedOverTimers_keepTheirDeadlineAcrossARestart() throws {
+        var policy = BrokerPolicy()
+        try policy.allowInterface("wg0")
+        let backend = RecordingBackend()
+        var now = 100.0
+        let broker = PrivilegedBroker(backend: backend, policy: policy, maxKeyAge: 180, logger: LogCapture().logger, clock: { now })
+        let timers = [CarriedOverKeyTimer(pair: PeerOnInterface(interface: "wg0", peer: Frames.peer(1)), remainingSeconds: 30),
+                      CarriedOverKeyTimer(pair: PeerOnInterface(interface: "wg9", peer: Frames.peer(2)), remainingSeconds: 5)]
+        broker.start(randomizeAllowedPeers: false, carriedOver: timers)
+        #expect(broker.nextDeadline == 130)  // not 100 + 180: the restart does not extend the key's life
+        now = 130
+        broker.expireStaleKeys()
+        #expect(backend.calls.map(\.peer) == [Frames.peer(1)])  // wg9 is not allowed: never touched
+    }
+
+    @Test func carriedOverTimer_argumentRoundTrip() throws {
+        let timer = CarriedOverKeyTimer(pair: PeerOnInterface(interface: "wg0", peer: Frames.peer(1)), remainingSeconds: 12.3456)
+        #expect(timer.argument == "wg0:\(Frames.peer(1).base64):12.346")
+        let parsed = try CarriedOverKeyTimer(parsing: timer.argument)
+        #expect(parsed.pair == timer.pair && abs(parsed.remainingSeconds - 12.346) < 1e-9)
+        #expect(CarriedOverKeyTimer(pair: timer.pair, remainingSeconds: -3).argument.hasSuffix(":0.000"))
+        for bad in ["wg0:\(Frames.peer(1).base64)", "../x:\(Frames.peer(1).base64):1", "wg0:short:1", "wg0:\(Frames.peer(1).base64):soon"] {
+            #expect(throws: BrokerError.self, "\(bad)") { try CarriedOverKeyTimer(parsing: bad) }
+        }
+    }
+
     @Test func randomPskAtStart_setsEveryAllowListedPeer() throws {
         var policy = BrokerPolicy()
         try policy.allowPeer(interface: "wg0", publicKey: Frames.peer(3).base64)

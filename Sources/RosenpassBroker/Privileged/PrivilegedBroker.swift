@@ -43,16 +43,22 @@ public final class PrivilegedBroker {
         self.watchdog = KeyAgeWatchdog(maxKeyAge: maxKeyAge)
     }
 
-    /// Start-up work: arms the fail-closed timer for every explicitly allowed peer and, when
+    /// Start-up work: re-arms fail-closed timers carried over from a previous broker process, arms the
+    /// timer of every explicitly allowed peer and, when
     /// `randomizeAllowedPeers` is set, installs a random PSK on each of them right away (the
     /// whitepaper's random initial PSK, components.md §10.4 item 5).
-    public func start(randomizeAllowedPeers: Bool) {
+    public func start(randomizeAllowedPeers: Bool, carriedOver: [CarriedOverKeyTimer] = []) {
         let now = clock()
+        // Timers of a previous broker process (passed by the socket handler when it restarts us), so
+        // that a restart cannot extend a key's life beyond the limit.
+        for timer in carriedOver where maxKeyAge != nil && policy.permits(interface: timer.pair.interface, peer: timer.pair.peer) {
+            watchdog.arm(timer.pair, deadline: now + max(0, timer.remainingSeconds))
+        }
         for allowed in policy.peers {
             let pair = PeerOnInterface(interface: allowed.interface, peer: allowed.peer)
             if randomizeAllowedPeers {
                 installRandom(pair, reason: "start-up (--random-psk-at-start)")
-            } else {
+            } else if watchdog.deadlines[pair] == nil {
                 watchdog.arm(pair, now: now)
             }
         }
@@ -123,6 +129,42 @@ public final class PrivilegedBroker {
     }
 }
 
+/// A fail-closed timer handed from one privileged broker process to the next
+/// (`--carry-over-timer IF:PUBKEY_B64:SECONDS`).
+public struct CarriedOverKeyTimer: Hashable, Sendable {
+    /// The pair whose key is watched.
+    public var pair: PeerOnInterface
+    /// Seconds left before its key must be replaced (0 or less: at once).
+    public var remainingSeconds: Double
+
+    /// Creates a timer.
+    public init(pair: PeerOnInterface, remainingSeconds: Double) {
+        self.pair = pair
+        self.remainingSeconds = remainingSeconds
+    }
+
+    /// Parses `IF:PUBKEY_B64:SECONDS`.
+    /// - Throws: ``BrokerError/invalidArgument(_:)`` when the form, name, key or number is wrong.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, WireGuardInterfaceName.isValid(parts[0]), let peer = WireGuardPublicKey(base64: parts[1]),
+              let seconds = Double(parts[2]), seconds.isFinite else {
+            throw BrokerError.invalidArgument("--carry-over-timer wants IF:PUBKEY_B64:SECONDS, got \"\(text)\"")
+        }
+        self.init(pair: PeerOnInterface(interface: parts[0], peer: peer), remainingSeconds: seconds)
+    }
+
+    /// The `IF:PUBKEY_B64:SECONDS` form.
+    public var argument: String {
+        "\(pair.interface):\(pair.peer.base64):\(format3(remainingSeconds))"
+    }
+}
+
+private func format3(_ value: Double) -> String {
+    let millis = Int((max(0, value) * 1000).rounded(.up))
+    return "\(millis / 1000).\(String(repeating: "0", count: 3 - String(millis % 1000).count))\(millis % 1000)"
+}
+
 /// An (interface, peer) pair.
 public struct PeerOnInterface: Hashable, Sendable {
     /// The interface name.
@@ -148,6 +190,12 @@ struct KeyAgeWatchdog {
     mutating func arm(_ pair: PeerOnInterface, now: Double) {
         guard let maxKeyAge else { return }
         deadlines[pair] = now + maxKeyAge
+    }
+
+    /// A timer carried over from a previous process: the key must be refreshed by `deadline`.
+    mutating func arm(_ pair: PeerOnInterface, deadline: Double) {
+        guard maxKeyAge != nil else { return }
+        deadlines[pair] = deadline
     }
 
     /// The stale key was replaced by a random one: nothing to protect until the next real key.

@@ -40,6 +40,10 @@ public final class SocketHandler {
         public var childTimeout: Double = 15
         /// Connections beyond this are closed at once.
         public var maximumClients = 256
+        /// The `--max-key-age` the child enforces, if any. With it, the handler remembers when each
+        /// (interface, peer) last got a key and hands the remaining time to a restarted child
+        /// (`--carry-over-timer`), so a crash cannot reset the fail-closed timers.
+        public var maxKeyAge: Double?
 
         /// Creates a configuration.
         public init(source: SocketHandlerSource, command: [String]) {
@@ -67,9 +71,18 @@ public final class SocketHandler {
     private final class PendingRequest {
         let clientID: Int
         let frame: UnsafeMutableRawBufferPointer
+        /// The request's (public) interface and peer, when it is a well-formed SetPsk request.
+        let pair: PeerOnInterface?
 
         init(clientID: Int, payload: UnsafeRawBufferPointer) {
             self.clientID = clientID
+            if payload.count == BrokerWire.requestSize, payload[0] == BrokerWire.setPskType,
+               let name = String(validating: UnsafeRawBufferPointer(rebasing: payload[69..<(69 + Int(payload[68]))]), as: UTF8.self),
+               let peer = WireGuardPublicKey(Array(payload[36..<68])) {
+                pair = PeerOnInterface(interface: name, peer: peer)
+            } else {
+                pair = nil
+            }
             frame = .allocate(byteCount: BrokerWire.lengthPrefixSize + payload.count, alignment: 8)
             let prefix = LengthPrefixedFrames.lengthPrefix(payload.count)
             prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: frame[0..<8]).copyMemory(from: $0) }
@@ -109,6 +122,8 @@ public final class SocketHandler {
     private var childRestartAt: Double = 0
     private var childBackoff: Double = 0.1
     private var singleStream = false
+    /// When each pair last got a key through us (monotonic seconds); only with `maxKeyAge`.
+    private var lastInstalled: [PeerOnInterface: Double] = [:]
     private let stopPipe: (read: Int32, write: Int32)
 
     /// Creates the handler; nothing is opened until ``run()``.
@@ -336,7 +351,8 @@ public final class SocketHandler {
         }
         shutdownUnusedDirections(input: input.1, output: output.0)
         do {
-            let pid = try ProcessSpawner.spawn(executable: configuration.command[0], arguments: Array(configuration.command.dropFirst()),
+            let pid = try ProcessSpawner.spawn(executable: configuration.command[0],
+                                               arguments: Array(configuration.command.dropFirst()) + carriedOverTimerArguments(),
                                                descriptors: [(input.0, 0), (output.1, 1)])
             try? POSIX.setNonBlocking(output.0)
             try? POSIX.setNonBlocking(input.1)
@@ -353,6 +369,20 @@ public final class SocketHandler {
     private func shutdownUnusedDirections(input: Int32, output: Int32) {
         Glibc.shutdown(input, Int32(SHUT_RD))
         Glibc.shutdown(output, Int32(SHUT_WR))
+    }
+
+    /// `--carry-over-timer` arguments for the pairs whose keys came through us; pairs whose time is up
+    /// are passed once more (with 0 s) and then forgotten.
+    private func carriedOverTimerArguments() -> [String] {
+        guard let maxKeyAge = configuration.maxKeyAge, !lastInstalled.isEmpty else { return [] }
+        let now = POSIX.monotonicNow()
+        var arguments: [String] = []
+        for (pair, installed) in lastInstalled.sorted(by: { $0.value < $1.value }) {
+            let remaining = installed + maxKeyAge - now
+            arguments += ["--carry-over-timer", CarriedOverKeyTimer(pair: pair, remainingSeconds: remaining).argument]
+            if remaining <= 0 { lastInstalled[pair] = nil }
+        }
+        return arguments
     }
 
     private func scheduleRestart(reason: String) {
@@ -428,6 +458,10 @@ public final class SocketHandler {
                     return
                 }
                 childBackoff = 0.1
+                if configuration.maxKeyAge != nil, payload[4] == BrokerReturnCode.success.rawValue,
+                   let pair = inFlight?.request.pair {
+                    lastInstalled[pair] = POSIX.monotonicNow()
+                }
                 answerInFlight(LengthPrefixedFrames.encode(payload))
                 dispatch()
             case .oversized:
