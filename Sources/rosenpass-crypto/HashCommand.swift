@@ -18,8 +18,8 @@ struct HashCommand: ParsableCommand {
         discussion: """
             v02 and v03 are Rosenpass' keyed hashes (incorrect HMAC-BLAKE2b and keyed SHAKE256, protocol.md \
             section 1.5); they need a 32-byte --key and always give 32 bytes. blake2b takes an optional key of up \
-            to 64 bytes and --length 1...64 (default 64). shake256 takes --length 0...\(maximumXOFLength) \
-            (default 32). sha3-256 and sha3-512 take neither. Keys are hex; the digest is printed as lower-case \
+            to 64 bytes and --length 1...64 (default 64). shake128 and shake256 take --length \
+            0...\(maximumXOFLength) (default 32). sha3-256 and sha3-512 take neither. Keys are hex; the digest is printed as lower-case \
             hex and a newline.
             """
     )
@@ -27,6 +27,7 @@ struct HashCommand: ParsableCommand {
     enum Algorithm: String, ExpressibleByArgument, CaseIterable {
         case sha3_256 = "sha3-256"
         case sha3_512 = "sha3-512"
+        case shake128
         case shake256
         case blake2b
         case v02
@@ -39,7 +40,7 @@ struct HashCommand: ParsableCommand {
     @Option(name: .long, help: "Key as hex (blake2b, v02, v03).")
     var key: String?
 
-    @Option(name: .long, help: "Output length in bytes (shake256, blake2b).")
+    @Option(name: .long, help: "Output length in bytes (shake128, shake256, blake2b).")
     var length: Int?
 
     func run() throws {
@@ -51,13 +52,13 @@ struct HashCommand: ParsableCommand {
             try refuse(keyBytes != nil, "--key does not apply to \(alg.rawValue)")
             try refuse(length != nil, "--length does not apply to \(alg.rawValue)")
             digest = alg == .sha3_256 ? SHA3_256.hash(input) : SHA3_512.hash(input)
-        case .shake256:
-            try refuse(keyBytes != nil, "--key does not apply to shake256")
+        case .shake128, .shake256:
+            try refuse(keyBytes != nil, "--key does not apply to \(alg.rawValue)")
             let count = length ?? 32
             try refuse(
                 !(0...Self.maximumXOFLength).contains(count),
-                "--length for shake256 must be 0...\(Self.maximumXOFLength), got \(count)")
-            digest = SHAKE256.hash(input, outputCount: count)
+                "--length for \(alg.rawValue) must be 0...\(Self.maximumXOFLength), got \(count)")
+            digest = alg == .shake128 ? SHAKE128.hash(input, outputCount: count) : SHAKE256.hash(input, outputCount: count)
         case .blake2b:
             let count = length ?? 64
             try refuse(!(1...64).contains(count), "--length for blake2b must be 1...64, got \(count)")

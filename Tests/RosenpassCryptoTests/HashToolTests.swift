@@ -68,16 +68,16 @@ struct HashToolTests {
         #expect(run.standardOutput.isEmpty, "\(arguments): printed \(run.standardOutput)", sourceLocation: sourceLocation)
     }
 
-    @Test("sha3-256, sha3-512 and shake256 give NIST's FIPS 202 example values")
+    @Test("sha3-256, sha3-512, shake128 and shake256 give NIST's FIPS 202 example values")
     func sha3Family() throws {
         let cases = try KnownAnswers<SHA3Case>.load("sha3-fips202.json")
         for known in cases where known.input?.isEmpty == false {
             switch known.algorithm {
             case "sha3-256", "sha3-512":
                 try expectDigest(["--alg", known.algorithm], input: known.message, known.output)
-            case "shake256":
-                try expectDigest(["--alg", "shake256"], input: known.message, String(known.output.prefix(64)))
-                try expectDigest(["--alg", "shake256", "--length", "512"], input: known.message, known.output)
+            case "shake128", "shake256":
+                try expectDigest(["--alg", known.algorithm], input: known.message, String(known.output.prefix(64)))
+                try expectDigest(["--alg", known.algorithm, "--length", "512"], input: known.message, known.output)
             default:
                 continue
             }
@@ -130,12 +130,13 @@ struct HashToolTests {
         try expectFailure(["--alg", "blake2b", "--key", String(repeating: "00", count: 65)], mentioning: "at most 64 bytes, got 65")
         try expectFailure(["--alg", "blake2b", "--length", "0"], mentioning: "1...64")
         try expectFailure(["--alg", "blake2b", "--length", "65"], mentioning: "1...64")
-        try expectFailure(["--alg", "shake256", "--length", "-1"], mentioning: "--length")
-        try expectFailure(["--alg", "shake256", "--length", "99999999999"], mentioning: "--length")
+        try expectFailure(["--alg", "shake256", "--length=-1"], mentioning: "--length for shake256 must be 0...16777216, got -1")
+        try expectFailure(["--alg", "shake256", "--length", "99999999999"], mentioning: "got 99999999999")
         try expectFailure(["--alg", "shake256", "--length", "ten"], mentioning: "--length")
         try expectFailure(["--alg", "sha3-256", "--length", "16"], mentioning: "does not apply")
         try expectFailure(["--alg", "sha3-512", "--key", key32], mentioning: "does not apply")
         try expectFailure(["--alg", "shake256", "--key", key32], mentioning: "does not apply")
+        try expectFailure(["--alg", "shake128", "--length=-5"], mentioning: "--length for shake128 must be 0...16777216, got -5")
         try expectFailure(["--alg", "md5"], mentioning: "md5")
         try expectFailure([], mentioning: "--alg")
     }

@@ -73,6 +73,16 @@ def parse_lines(text, source):
     return results
 
 
+_reported = set()
+
+
+def report_once(message):
+    """Prints a diagnostic once, however often the same script says it."""
+    if message not in _reported:
+        _reported.add(message)
+        print(message, file=sys.stderr)
+
+
 def run(command, source):
     """Runs `command`; returns its stdout ("" after reporting a failure)."""
     try:
@@ -81,10 +91,10 @@ def run(command, source):
         print(f"compare.py: {source}: {error}", file=sys.stderr)
         return ""
     if completed.returncode != 0:
-        print(f"compare.py: {source} exited with {completed.returncode}: {completed.stderr.strip()}", file=sys.stderr)
+        report_once(f"compare.py: {source} exited with {completed.returncode}: {completed.stderr.strip()}")
         return ""
     if completed.stderr.strip():
-        print(f"compare.py: {source}: {completed.stderr.strip()}", file=sys.stderr)
+        report_once(f"compare.py: {source}: {completed.stderr.strip()}")
     return completed.stdout
 
 
