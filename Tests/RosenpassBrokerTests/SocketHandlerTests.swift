@@ -103,8 +103,8 @@ import RosenpassTestSupport
         #expect(throws: BrokerError.self) { try UnixSocket.listen(path: path, mode: 0o600, gid: nil) }
         // A stale one (its process gone) is.
         close(first)
-        let second = try UnixSocket.listen(path: path, mode: 0o660, gid: nil)
-        #expect(lstat(path, &status) == 0 && status.st_mode & 0o777 == 0o660)
+        let second = try UnixSocket.listen(path: path, mode: 0o660, gid: getegid())
+        #expect(lstat(path, &status) == 0 && status.st_mode & 0o777 == 0o660 && status.st_gid == getegid())
         close(second)
         // A regular file is never deleted.
         unlink(path)
@@ -203,5 +203,9 @@ private func processes(named name: String, parent: pid_t) -> [pid_t] {
             try POSIX.writeAll(fd, Frames.frame(Frames.requestPayload(interface: "wg0", psk: Frames.key(1), peer: Frames.key(2))), context: "test")
             #expect(readExactly(fd, 13) == SetPskResponse(.internalError).encodedFrame)
         }
+        // Pipelined requests are all answered too.
+        let request = Frames.frame(Frames.requestPayload(interface: "wg0", psk: Frames.key(1), peer: Frames.key(2)))
+        try POSIX.writeAll(fd, request + request + request, context: "test")
+        #expect(readExactly(fd, 39) == Array([[UInt8]](repeating: SetPskResponse(.internalError).encodedFrame, count: 3).joined()))
     }
 }

@@ -397,8 +397,10 @@ public final class SocketHandler {
             // No broker process right now (it cannot be started, or is being restarted): answer
             // rather than hold clients; they retry.
             logger.warning("no privileged broker is running; answering \(queue.count) request(s) with InternalError")
-            for request in queue { deliver(SetPskResponse(.internalError).encodedFrame, to: request.clientID) }
+            // Take the queue first: delivering lets a client's next buffered request join the queue.
+            let waiting = queue
             queue.removeAll()
+            for request in waiting { deliver(SetPskResponse(.internalError).encodedFrame, to: request.clientID) }
             return
         }
         let request = queue.removeFirst()
