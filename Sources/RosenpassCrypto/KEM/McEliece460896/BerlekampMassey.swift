@@ -62,7 +62,7 @@ enum BerlekampMassey {
             // Replace B by C (and L by n + 1 − L) when d ≠ 0 and 2L ≤ n.
             let dNonZero = 0 &- ((UInt64(d) &+ 0xFFFF) >> 16)
             let lengthSmall = 0 &- (((UInt64(n) &- 2 &* length) >> 63) ^ 1)
-            let replace = dNonZero & lengthSmall
+            let replace = opaqueMask(dNonZero & lengthSmall)
 
             // C ← b·C + d·(x^m B).
             BitslicedGF.broadcast(dScaled, previous)

@@ -3,9 +3,10 @@
 /// Decapsulation (Classic McEliece specification, §9.2 "Decapsulation"; the round-3 confirmation
 /// check per `mceliece-round3.md` §4).
 ///
-/// The decoder's verdict b (and, for round 3, whether C1 = H(2, e)) selects with masks between
-/// H(1, e, C) and the rejection key H(0, s, C); both hashes take the same input length, and nothing is
-/// branched on, so a forged ciphertext costs exactly what a genuine one does.
+/// The decoder's verdict b (and, for round 3, whether C1 = H(2, e)) selects with a mask (see
+/// ``opaqueMask(_:)``) between H(1, e, C) and the rejection key H(0, s, C); both hashes take the same
+/// input length, and nothing is branched on, so a forged ciphertext costs exactly what a genuine one
+/// does.
 enum McElieceDecapsulation {
     /// Returns the session key for `ciphertext` (C0, or C0 ‖ C1 with `withConfirmation`), reading
     /// g, the control bits and s from `secretKey` at the offsets of `layout`. Sizes must be checked by
@@ -59,11 +60,15 @@ enum McElieceDecapsulation {
                     ok &= same
                 }
 
-                // preimage = b ‖ (b ? e : s) ‖ C.
+                // preimage = b ‖ (b ? e : s) ‖ C, selected word by word with a mask.
                 preimage.storeBytes(of: ok, as: UInt8.self)
-                let selected = UnsafeMutableRawBufferPointer(start: preimage + 1, count: errorBytes)
-                selected.copyMemory(from: UnsafeRawBufferPointer(rebasing: key[layout.rejectionOffset..<(layout.rejectionOffset + errorBytes)]))
-                constantTimeConditionalCopy(ok, from: UnsafeRawBufferPointer(start: error, count: errorBytes), to: selected)
+                let useError = opaqueMask(bit: UInt64(ok))
+                let rejection = key.baseAddress! + layout.rejectionOffset
+                for w in 0..<(errorBytes / 8) {
+                    let s = rejection.loadUnaligned(fromByteOffset: 8 * w, as: UInt64.self)
+                    let e = error.load(fromByteOffset: 8 * w, as: UInt64.self)
+                    (preimage + 1).storeBytes(of: s ^ ((s ^ e) & useError), toByteOffset: 8 * w, as: UInt64.self)
+                }
                 (preimage + 1 + errorBytes).copyMemory(from: ct.baseAddress!, byteCount: ct.count)
 
                 var hash = SHAKE256()

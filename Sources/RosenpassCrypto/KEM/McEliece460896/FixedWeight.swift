@@ -20,7 +20,12 @@ enum FixedWeight {
             secureZero(draw)
             draw.deallocate()
         }
+        var attempts = 0
         while true {
+            // A working generator is rejected with probability about 0.63 per attempt; thousands of
+            // rejections in a row mean it is broken (for example, it returns constant bytes).
+            attempts += 1
+            precondition(attempts <= 10_000, "FixedWeight: the random generator keeps producing unusable bytes")
             generator.fill(draw)
             for w in 0..<words { error[w] = 0 }
             var taken: Int = 0
@@ -29,13 +34,13 @@ enum FixedWeight {
                 // Masks: the word is a position (below n), and fewer than t positions came before it.
                 let inRange = UInt64(bitPattern: Int64(position - McEliece460896.codeLength) >> 63)
                 let wanted = UInt64(bitPattern: Int64(taken - McEliece460896.errorCount) >> 63)
-                let take = inRange & wanted
+                let take = opaqueMask(inRange & wanted)
                 taken &+= Int(take & 1)
-                let bit = UInt64(1) << UInt64(position & 63)
+                let bit = (UInt64(1) << UInt64(position & 63)) & take
                 let wordIndex = position >> 6
                 for w in 0..<words {
                     let sameWord = UInt64(bitPattern: Int64(((w ^ wordIndex) - 1)) >> 63)
-                    error[w] |= bit & sameWord & take
+                    error[w] |= bit & sameWord
                 }
             }
             var weight = 0

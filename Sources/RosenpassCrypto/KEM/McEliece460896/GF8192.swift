@@ -24,27 +24,25 @@ enum GF13 {
     }
 
     /// Returns a · b.
+    ///
+    /// The carry-less product is formed with integer multiplications of operands thinned to every
+    /// fourth bit ("holes"): x_i = x & (0x1111 << i). In x_i · y_j every set bit lands on a position
+    /// congruent to i + j mod 4, at most four products meet at one position, so their sum never carries
+    /// into the next position of the same class, and masking keeps exactly the XOR of the bit products.
+    /// Unlike multiplying by y & 2^k, which the optimiser may turn into a select (and then a branch when
+    /// y is loop-invariant), nothing here is a small set of values it could branch on.
     @inline(__always)
     static func multiply(_ a: UInt16, _ b: UInt16) -> UInt16 {
         let x = UInt32(a & mask)
         let y = UInt32(b & mask)
-        // Carry-less product: add x · z^i for each set bit i of y. Multiplying by a masked power of
-        // two is a multiplication by 0 or 2^i, which takes constant time.
-        var p: UInt32 = 0
-        p ^= x &* (y & 0x0001)
-        p ^= x &* (y & 0x0002)
-        p ^= x &* (y & 0x0004)
-        p ^= x &* (y & 0x0008)
-        p ^= x &* (y & 0x0010)
-        p ^= x &* (y & 0x0020)
-        p ^= x &* (y & 0x0040)
-        p ^= x &* (y & 0x0080)
-        p ^= x &* (y & 0x0100)
-        p ^= x &* (y & 0x0200)
-        p ^= x &* (y & 0x0400)
-        p ^= x &* (y & 0x0800)
-        p ^= x &* (y & 0x1000)
-        return reduce(p)
+        let x0 = x & 0x1111, x1 = x & 0x2222, x2 = x & 0x4444, x3 = x & 0x8888
+        let y0 = y & 0x1111, y1 = y & 0x2222, y2 = y & 0x4444, y3 = y & 0x8888
+        let z0 = (x0 &* y0) ^ (x1 &* y3) ^ (x2 &* y2) ^ (x3 &* y1)
+        let z1 = (x0 &* y1) ^ (x1 &* y0) ^ (x2 &* y3) ^ (x3 &* y2)
+        let z2 = (x0 &* y2) ^ (x1 &* y1) ^ (x2 &* y0) ^ (x3 &* y3)
+        let z3 = (x0 &* y3) ^ (x1 &* y2) ^ (x2 &* y1) ^ (x3 &* y0)
+        let product = (z0 & 0x0111_1111) | (z1 & 0x0222_2222) | (z2 & 0x0444_4444) | (z3 & 0x0888_8888)
+        return reduce(product)
     }
 
     /// Returns a².

@@ -64,7 +64,7 @@ struct McElieceExtensionField: Sendable {
         for j in 0..<t {
             let pivotRow = matrix + j * width
             for k in (j + 1)..<max(j + 1, t) {
-                let needed = GF13.isZeroMask(pivotRow[j])
+                let needed = UInt16(truncatingIfNeeded: opaqueMask(UInt64(GF13.isZeroMask(pivotRow[j]))))
                 let row = matrix + k * width
                 for c in j...t { pivotRow[c] ^= row[c] & needed }
             }

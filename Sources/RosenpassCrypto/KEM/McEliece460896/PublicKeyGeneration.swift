@@ -109,7 +109,9 @@ enum McEliecePublicKeyGeneration {
 
     /// Gauss–Jordan elimination of the left 1248 × 1248 block to the identity, in constant time:
     /// the pivot of column r is made 1 by adding every later row under a mask, then column r is
-    /// cleared from every other row under masks. Only "singular" is branched on.
+    /// cleared from every other row under masks (each mask through ``opaqueMask(_:)``, or the
+    /// compiler turns the additions back into branches on the pivot bits). Only "singular" is
+    /// branched on.
     private static func reduceToSystematicForm(_ matrix: UnsafeMutablePointer<UInt64>) -> Bool {
         for r in 0..<rows {
             let wordIndex = r >> 6
@@ -118,13 +120,13 @@ enum McEliecePublicKeyGeneration {
             // Rows are zero left of column r here, so only words from r/64 on change.
             let tail = rowWords - wordIndex
             for k in (r + 1)..<max(r + 1, rows) {
-                let needed = ((pivot[wordIndex] >> bit) & 1) &- 1
+                let needed = opaqueMask(bit: ((pivot[wordIndex] >> bit) & 1) ^ 1)
                 addRow(pivot + wordIndex, matrix + k * rowWords + wordIndex, mask: needed, count: tail)
             }
             if (pivot[wordIndex] >> bit) & 1 == 0 { return false }
             for k in 0..<rows where k != r {
                 let row = matrix + k * rowWords
-                let present = 0 &- ((row[wordIndex] >> bit) & 1)
+                let present = opaqueMask(bit: row[wordIndex] >> bit)
                 addRow(row + wordIndex, pivot + wordIndex, mask: present, count: tail)
             }
         }
