@@ -1,0 +1,173 @@
+// `exchange-config`, `exchange` and `validate` (`components.md` §3.2, §3.3, §4.3).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ArgumentParser
+import Logging
+import RosenpassBroker
+import RosenpassProtocol
+
+/// `rosenpass exchange-config FILE`.
+struct ExchangeConfigCommand: ParsableCommand, RootOptionsReading {
+    static let configuration = CommandConfiguration(
+        commandName: "exchange-config",
+        abstract: "Start Rosenpass key exchanges based on a configuration file.",
+        discussion: """
+            Loads and checks FILE (see `rosenpass gen-config`), then runs until SIGINT, SIGTERM or SIGQUIT. \
+            For each peer with key_out, every new key is written there (base64, mode 0600) and announced \
+            on stdout as: output-key peer PEER_ID key-file "PATH" exchanged (or stale, when a key expired \
+            and was replaced by a random one). Peers with device and peer get their key in WireGuard \
+            through the PSK broker.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The configuration file.", valueName: "FILE"))
+    var configFile: String
+
+    func run() throws {
+        let configuration = try Configuration.load(file: configFile, home: Environment.home)
+        try DaemonLauncher.run(configuration, root: root)
+    }
+}
+
+/// `rosenpass exchange [-c FILE] WORDS…`, the reference's legacy grammar.
+struct ExchangeCommand: ParsableCommand, RootOptionsReading {
+    static let configuration = CommandConfiguration(
+        commandName: "exchange",
+        abstract: "Start Rosenpass key exchanges with the configuration given as words.",
+        discussion: """
+            The configuration is written as words (the reference's legacy syntax):
+
+              WORDS := OWN PEER...
+              OWN := public-key FILE secret-key FILE [listen ADDR]... [verbose]
+              PEER := peer public-key FILE [ENDPOINT] [PSK] [OUTFILE] [WG]
+              ENDPOINT := endpoint HOST:PORT
+              PSK := preshared-key FILE
+              OUTFILE := outfile FILE
+              WG := wireguard DEVICE WG_PEER_PUBLIC_KEY [EXTRA_PARAMS]...
+
+            ADDR and HOST:PORT may be host names; a listen address is bound at every address it resolves \
+            to. wireguard must come last in its peer: every word after it up to the next `peer` is an extra \
+            parameter. With -c, the configuration is also written to FILE as TOML, for exchange-config.
+
+            Example: rosenpass exchange public-key pk secret-key sk listen [::]:9999 peer public-key peer-pk \
+            endpoint peer.example:9999 outfile peer.key
+            """
+    )
+
+    @Option(name: [.customShort("c"), .customLong("config-file")], help: ArgumentHelp("Also write the configuration to FILE as TOML.", valueName: "FILE"))
+    var configFile: String?
+
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The configuration, as described above.", valueName: "WORDS"))
+    var words: [String] = []
+
+    func run() throws {
+        let (configuration, warnings) = try LegacyExchangeArguments.parse(words)
+        let logger = AppLogging.logger(level: root.explicitLogLevel ?? .warning)
+        for warning in warnings { logger.warning("\(warning)") }
+        if let configFile {
+            let bytes = Array(configuration.tomlText.utf8)
+            try withAppErrors { try bytes.withUnsafeBytes { raw in try FileIO.writeAtomically(configFile, bytes: raw, mode: 0o644) } }
+        }
+        try DaemonLauncher.run(configuration, root: root)
+    }
+}
+
+/// `rosenpass validate FILE…`.
+struct ValidateCommand: ParsableCommand, RootOptionsReading {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check configuration files, including the key files they name.",
+        discussion: """
+            For each FILE, reports on stderr whether it is valid TOML of the expected schema and whether it \
+            passes the logical checks (key files load, endpoints resolve, each peer has an output). Exits \
+            with status 1 if any file has a problem.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The configuration files to check.", valueName: "FILE"))
+    var configFiles: [String] = []
+
+    func run() throws {
+        var allValid = true
+        for file in configFiles {
+            let quoted = KeyOutputLine.rustDebugQuoted(file)
+            let configuration: Configuration
+            do {
+                configuration = try Configuration.load(file: file, home: Environment.home)
+            } catch {
+                RosenpassCLI.printError("\(quoted) is not valid: \(error)")
+                allValid = false
+                continue
+            }
+            RosenpassCLI.printError("\(quoted) is valid TOML and conforms to the expected schema")
+            do {
+                let loaded = try configuration.load()
+                for warning in loaded.warnings { RosenpassCLI.printError("\(quoted): warning: \(warning)") }
+                RosenpassCLI.printError("\(quoted) has passed all logical checks")
+            } catch {
+                RosenpassCLI.printError("\(quoted) contains logical errors: '\(error)'")
+                allValid = false
+            }
+        }
+        if !allValid { throw ExitCode(1) }
+    }
+}
+
+/// Starting the daemon from a configuration, for `exchange` and `exchange-config`.
+enum DaemonLauncher {
+    static func run(_ configuration: Configuration, root: RosenpassCommand) throws(AppError) {
+        var level = root.explicitLogLevel ?? .warning
+        if root.explicitLogLevel == nil && configuration.verbosity == .verbose { level = .info }
+        let logger = AppLogging.logger(level: level)
+
+        try configuration.checkUsefulness()
+        let loaded = try configuration.load()
+        for warning in loaded.warnings { logger.warning("\(warning)") }
+        let broker = try brokerChoice(configuration, root: root, logger: logger)
+        // The daemon (and with it every key it holds) is released before this returns.
+        let daemon = try Daemon(configuration: configuration, loaded: loaded, kems: StandardKEMs(), broker: broker, logger: logger)
+        try daemon.run()
+    }
+
+    /// The PSK broker for peers with a WireGuard target: `--psk-broker`/`--psk-broker-path`,
+    /// `--psk-broker-fd`, `--psk-broker-spawn`, the config's `psk_broker`, or by default a socket
+    /// handler spawned by the daemon.
+    static func brokerChoice(_ configuration: Configuration, root: RosenpassCommand, logger: Logger) throws(AppError) -> BrokerChoice {
+        guard configuration.peers.contains(where: { $0.wireGuard != nil }) else {
+            if root.pskBroker != nil || root.pskBrokerPath != nil || root.pskBrokerFD != nil || root.pskBrokerSpawn || configuration.pskBroker != nil {
+                logger.info("no peer has a WireGuard device; the PSK broker is not used")
+            }
+            return .none
+        }
+        if let path = root.pskBroker ?? root.pskBrokerPath { return .endpoint(.socketPath(path)) }
+        if let fd = root.pskBrokerFD { return .endpoint(.inheritedDescriptor(fd)) }
+        if !root.pskBrokerSpawn, let path = configuration.pskBroker { return .endpoint(.socketPath(path)) }
+        return .endpoint(spawnEndpoint())
+    }
+
+    /// Spawns the socket handler installed next to this executable if there is one (so a build
+    /// folder or an install prefix is self-contained), with the privileged broker next to it;
+    /// otherwise the one in `PATH`, as the reference does.
+    static func spawnEndpoint() -> PSKBrokerEndpoint {
+        let handler = "rosenpass-wireguard-broker-socket-handler"
+        let privileged = "rosenpass-wireguard-broker-privileged"
+        guard let directory = executableDirectory(), access(directory + handler, X_OK) == 0 else {
+            return .defaultSpawn
+        }
+        let arguments = access(directory + privileged, X_OK) == 0 ? ["--", directory + privileged] : []
+        return .spawn(executable: directory + handler, arguments: arguments)
+    }
+
+    /// The folder of the running executable, with a trailing slash.
+    static func executableDirectory() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        let path = String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return FileIO.split(path).0
+    }
+}

@@ -1,0 +1,392 @@
+// The key-exchange daemon: UDP sockets, the protocol core's timers, key output (`components.md` §6).
+//
+// I/O design: one thread, non-blocking POSIX UDP sockets and poll(2). The protocol core is a pure,
+// synchronous state machine (`CryptoServer`), and everything the daemon does per datagram is short
+// and ordered: hand the bytes to the core, send its reply, write the key file, print the line. A
+// single thread with poll keeps that order obvious, needs no locks around the core's state, and has
+// no dependency beyond the C library; an event-loop framework (SwiftNIO) would add channels, futures
+// and thread hops for a handful of sockets without buying anything. The only other thread is the
+// PSK broker client's (RosenpassBroker), which owns the broker connection; handing it a key is a
+// call that never blocks the loop.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Logging
+import RosenpassBroker
+import RosenpassCrypto
+import RosenpassProtocol
+
+/// How the daemon reaches WireGuard for peers with a `device`/`peer` section.
+public enum BrokerChoice: Sendable {
+    /// No peer needs WireGuard.
+    case none
+    /// Connect to, or spawn, this broker (`components.md` §2.3, issue 6).
+    case endpoint(PSKBrokerEndpoint)
+}
+
+/// The `rosenpass` key-exchange daemon.
+///
+/// It binds the configured UDP sockets, feeds received datagrams and the clock to the protocol core,
+/// sends what the core returns, and delivers every key event: it writes `key_out` atomically (mode
+/// 0600), prints the `output-key …` line on stdout, and hands WireGuard keys to the PSK broker.
+/// SIGINT, SIGTERM and SIGQUIT end ``run()`` normally; the core and every key are released (and so
+/// zeroed) before it returns.
+public final class Daemon {
+    /// Run-time state of one peer, beside the core's protocol state.
+    struct PeerRuntime {
+        let handle: PeerHandle
+        let index: Int
+        /// The id printed on stdout and in logs (standard base64).
+        let peerID: String
+        let keyOut: String?
+        let wireGuard: (interface: String, peer: WireGuardPublicKey)?
+        /// The configured endpoint's addresses (empty for a responder-only peer).
+        let configuredAddresses: [SocketAddress]
+        /// Where the peer last sent us a valid message from; replies and initiations go there.
+        var learned: (socket: Int, address: SocketAddress)?
+        /// The next configured address to try (round robin while the peer is being discovered).
+        var nextAddress = 0
+    }
+
+    private var server: CryptoServer
+    private var peers: [PeerRuntime]
+    private let sockets: [UDPSocket]
+    private let signals: SignalPipe
+    private let broker: PSKBrokerClient?
+    private var entropy = SystemEntropy()
+    private let logger: Logger
+    private let verbose: Bool
+    private let start: timespec
+    private var consecutiveErrors = 0
+    /// Datagrams dropped since the last summary, for the verbose log.
+    private var dropped = 0
+
+    /// The addresses the daemon's sockets are bound to (after the kernel picked ports for port 0).
+    public var localAddresses: [SocketAddress] { sockets.map(\.localAddress) }
+
+    /// Sets up everything the daemon needs; nothing is received or sent yet.
+    ///
+    /// - Parameters:
+    ///   - configuration: the configuration (listen addresses, verbosity).
+    ///   - loaded: its keys and peers, loaded by ``Configuration/load(resolve:)``.
+    ///   - kems: the KEM implementations for the protocol core.
+    ///   - broker: how to reach WireGuard.
+    ///   - logger: for everything but the stdout lines.
+    /// - Throws: ``AppError`` when a socket cannot be bound or the core refuses a key or peer.
+    public init(
+        configuration: Configuration, loaded: LoadedConfiguration, kems: some KEMSuite,
+        broker: BrokerChoice, logger: Logger
+    ) throws(AppError) {
+        guard let keypair = loaded.keypair else {
+            throw .runtime("Server keypair missing: set public_key and secret_key")
+        }
+        self.logger = logger
+        verbose = configuration.verbosity == .verbose
+        var entropy = SystemEntropy()
+        do {
+            server = try CryptoServer(secretKey: keypair.secretKey, publicKey: keypair.publicKey, kems: kems, entropy: &entropy)
+        } catch {
+            throw .runtime("cannot use our key pair: \(error)")
+        }
+        var peers = [PeerRuntime]()
+        for (index, peer) in loaded.peers.enumerated() {
+            let settings = peer.settings
+            let handle: PeerHandle
+            do {
+                handle = try server.addPeer(
+                    PeerConfiguration(
+                        publicKey: peer.publicKey, presharedKey: peer.presharedKey, version: settings.protocolVersion,
+                        outputKeySeparator: settings.outputKeySeparator ?? .wireGuardPSK,
+                        initiatorVariant: settings.mcelieceVariant, initiates: !peer.endpointAddresses.isEmpty))
+            } catch {
+                throw .runtime("peer \(index): \(error)")
+            }
+            var wireGuard: (String, WireGuardPublicKey)?
+            if let target = settings.wireGuard {
+                guard let key = WireGuardPublicKey(base64: target.peer) else {
+                    throw .runtime("peer \(index): '\(target.peer)' is not a WireGuard public key")
+                }
+                wireGuard = (target.device, key)
+            }
+            peers.append(
+                PeerRuntime(
+                    handle: handle, index: index, peerID: server.peerID(of: handle).base64, keyOut: settings.keyOut,
+                    wireGuard: wireGuard, configuredAddresses: peer.endpointAddresses))
+        }
+        self.peers = peers
+        sockets = try Self.bind(configuration.listen, logger: logger)
+        signals = try SignalPipe(signals: [SIGINT, SIGTERM, SIGQUIT])
+        SignalPipe.ignoreSIGPIPE()
+
+        switch broker {
+        case .none:
+            self.broker = nil
+        case .endpoint(let endpoint):
+            do {
+                self.broker = try PSKBrokerClient(endpoint: endpoint, logger: logger)
+            } catch {
+                throw .runtime("cannot set up the PSK broker client (\(endpoint)): \(error)")
+            }
+        }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        start = now
+    }
+
+    /// Binds the listen addresses, or "any" as `components.md` §6.3 says: `[::]:0`, plus
+    /// `0.0.0.0:0` when that socket is IPv6-only or cannot be made.
+    private static func bind(_ listen: [String], logger: Logger) throws(AppError) -> [UDPSocket] {
+        if !listen.isEmpty {
+            var sockets = [UDPSocket]()
+            for text in listen {
+                guard let address = SocketAddress(literal: text) else {
+                    throw .runtime("listen address \"\(text)\" is not an IP socket address")
+                }
+                sockets.append(try UDPSocket(binding: address))
+            }
+            return sockets
+        }
+        var sockets = [UDPSocket]()
+        var firstError: AppError?
+        do {
+            sockets.append(try UDPSocket(binding: .any(family: AF_INET6)))
+        } catch {
+            firstError = error
+            logger.debug("cannot bind [::]:0 (\(error)); trying IPv4 only")
+        }
+        if sockets.isEmpty || sockets[0].isIPv6Only {
+            do {
+                sockets.append(try UDPSocket(binding: .any(family: AF_INET)))
+            } catch {
+                if sockets.isEmpty { throw firstError ?? error }
+            }
+        }
+        return sockets
+    }
+
+    /// Seconds since the daemon started, on the monotonic clock.
+    private func now() -> Seconds {
+        var current = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &current)
+        return Double(current.tv_sec - start.tv_sec) + Double(current.tv_nsec - start.tv_nsec) / 1e9
+    }
+
+    /// Runs until SIGINT, SIGTERM or SIGQUIT.
+    ///
+    /// - Throws: ``AppError`` when ten iterations in a row fail (e.g. `key_out` cannot be written
+    ///   and stdout is gone), as the reference gives up after ten event-loop errors.
+    public func run() throws(AppError) {
+        logger.info("listening on \(sockets.map { $0.localAddress.description }.joined(separator: ", ")) with \(peers.count) peer(s)")
+        if let broker {
+            do {
+                try broker.start()
+            } catch {
+                throw .runtime("cannot start the PSK broker client: \(error)")
+            }
+            eraseWireGuardKeysAtStart()
+        }
+        defer { broker?.shutdown() }
+
+        var receiveBuffer = [UInt8](repeating: 0, count: 4096)
+        var nextPoll: Seconds = 0
+        var fds = sockets.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        fds.append(pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0))
+
+        while true {
+            var iterationFailed = false
+            let timeout = max(0, min(nextPoll - now(), 3600))
+            let milliseconds = Int32((timeout * 1000).rounded(.up))
+            let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), milliseconds) }
+            if ready < 0 && errno != EINTR {
+                throw .system("poll", "the daemon's sockets", errno: errno)
+            }
+            if fds.last!.revents != 0 {
+                let received = signals.drain()
+                if !received.isEmpty {
+                    let name = received.first.map { String(cString: strsignal($0)) } ?? "signal"
+                    logger.info("\(name): shutting down")
+                    return
+                }
+            }
+            for index in sockets.indices where fds[index].revents != 0 {
+                if !receiveBatch(socket: index, buffer: &receiveBuffer) { iterationFailed = true }
+            }
+            let outcome = server.poll(now: now(), entropy: &entropy)
+            for (peer, message) in outcome.messages { send(message, to: peer) }
+            for event in outcome.events {
+                if !deliver(event) { iterationFailed = true }
+            }
+            nextPoll = outcome.nextPoll
+            try countErrors(iterationFailed)
+        }
+    }
+
+    /// Handles up to 64 waiting datagrams of one socket, so a flood on one socket cannot starve
+    /// the timers or the other sockets. Returns false on a socket error.
+    private func receiveBatch(socket index: Int, buffer: inout [UInt8]) -> Bool {
+        for _ in 0..<64 {
+            let received: (count: Int, from: SocketAddress)?
+            do {
+                received = try withAppErrors { try buffer.withUnsafeMutableBytes { raw in try sockets[index].receive(into: raw) } }
+            } catch {
+                logger.error("\(error)")
+                return false
+            }
+            guard let (count, sender) = received else { return true }
+            handle(Array(buffer.prefix(count)), from: sender, socket: index)
+        }
+        return true
+    }
+
+    /// Gives one datagram to the core; sends its reply and delivers its events. A datagram the core
+    /// rejects changes nothing and is only logged.
+    private func handle(_ datagram: [UInt8], from sender: SocketAddress, socket: Int) {
+        let outcome: HandleOutcome
+        do {
+            outcome = try server.handle(datagram: datagram, from: sender.hostID(socketIndex: socket), now: now(), entropy: &entropy)
+        } catch {
+            dropped += 1
+            logger.debug("dropped a datagram of \(datagram.count) bytes from \(sender): \(error)")
+            return
+        }
+        if let peer = outcome.peer {
+            learn(sender, socket: socket, for: peer)
+        }
+        if let reply = outcome.reply {
+            if let code = sockets[socket].send(reply, to: sender) {
+                logger.warning("cannot reply to \(sender): \(String(cString: strerror(code)))")
+            }
+        }
+        for event in outcome.events { _ = deliver(event) }
+    }
+
+    /// Remembers where a peer's valid message came from; later messages to the peer go there. A
+    /// peer without a configured endpoint still never initiates (as in the reference): the other
+    /// side, which knows where we are, starts every handshake.
+    private func learn(_ address: SocketAddress, socket: Int, for peer: PeerHandle) {
+        guard peers.indices.contains(peer.index) else { return }
+        if peers[peer.index].learned?.address != address || peers[peer.index].learned?.socket != socket {
+            logger.debug("peer \(peers[peer.index].peerID) is at \(address)")
+        }
+        peers[peer.index].learned = (socket, address)
+    }
+
+    /// Sends a message the core produced for `peer`: to where the peer was last heard from, or else
+    /// to its configured addresses in turn, on the first socket that can reach the address.
+    private func send(_ message: [UInt8], to peer: PeerHandle) {
+        guard peers.indices.contains(peer.index) else { return }
+        if let learned = peers[peer.index].learned {
+            if let code = sockets[learned.socket].send(message, to: learned.address) {
+                logger.warning("cannot send to peer \(peers[peer.index].peerID) at \(learned.address): \(String(cString: strerror(code)))")
+            }
+            return
+        }
+        let addresses = peers[peer.index].configuredAddresses
+        guard !addresses.isEmpty else { return }
+        let address = addresses[peers[peer.index].nextAddress % addresses.count]
+        peers[peer.index].nextAddress += 1
+        var lastError: Int32 = EAFNOSUPPORT
+        // Same family first; an IPv4 address can also go through a dual-stack IPv6 socket.
+        let order = sockets.indices.sorted { (sockets[$0].family == address.family ? 0 : 1) < (sockets[$1].family == address.family ? 0 : 1) }
+        for index in order {
+            guard let code = sockets[index].send(message, to: address) else { return }
+            lastError = code
+        }
+        logger.warning("cannot send to peer \(peers[peer.index].peerID) at \(address): \(String(cString: strerror(lastError)))")
+    }
+
+    /// Delivers a key event (`components.md` §6.1): (1) write `key_out`, (2) print the line,
+    /// (3) hand the key to the PSK broker. A stale key is replaced by a random one everywhere.
+    /// Returns false when (1) or (2) failed.
+    private func deliver(_ event: ServerEvent) -> Bool {
+        let peer: PeerHandle
+        let key: SecretBytes
+        let kind: KeyOutputEvent
+        switch event {
+        case .keyExchanged(let handle, let outputKey):
+            peer = handle
+            key = outputKey.bytes
+            kind = .exchanged
+        case .keyStale(let handle):
+            peer = handle
+            key = SecretBytes.random(count: 32)
+            kind = .stale
+        }
+        guard peers.indices.contains(peer.index) else { return true }
+        let runtime = peers[peer.index]
+        let level: Logger.Level = verbose ? .info : .debug
+        if kind == .exchanged {
+            logger.log(level: level, "Exchanged key with peer \(runtime.peerID)")
+        } else {
+            logger.log(level: level, "Erasing outdated key from peer \(runtime.peerID)")
+            // Look for the peer again from its configured endpoint, as the reference does.
+            if !runtime.configuredAddresses.isEmpty { peers[peer.index].learned = nil }
+        }
+        var succeeded = true
+        if let keyOut = runtime.keyOut {
+            do {
+                try KeyOutputFile.write(key, to: keyOut)
+                try Self.printLine(KeyOutputLine.format(peerID: runtime.peerID, keyFile: keyOut, event: kind))
+            } catch {
+                logger.error("peer \(runtime.peerID): \(error)")
+                succeeded = false
+            }
+        }
+        if let wireGuard = runtime.wireGuard, let broker {
+            let psk = key.withUnsafeBytes { PresharedKey(copying: $0) }!
+            do {
+                try broker.setPresharedKey(psk, peer: wireGuard.peer, interface: wireGuard.interface)
+            } catch {
+                logger.error("peer \(runtime.peerID): cannot hand the key to the PSK broker: \(error)")
+            }
+        }
+        return succeeded
+    }
+
+    /// The whitepaper's WireGuard extension (`protocol.md` §5.5): until the first exchange, WireGuard
+    /// holds a random PSK rather than whatever an earlier run left behind.
+    private func eraseWireGuardKeysAtStart() {
+        guard let broker else { return }
+        for runtime in peers {
+            guard let wireGuard = runtime.wireGuard else { continue }
+            do {
+                try broker.setPresharedKey(PresharedKey.random(), peer: wireGuard.peer, interface: wireGuard.interface)
+            } catch {
+                logger.error("peer \(runtime.peerID): cannot hand a key to the PSK broker: \(error)")
+            }
+        }
+    }
+
+    /// Writes one line to stdout in a single `write`, so lines never interleave and reach a pipe
+    /// at once (the reference flushes after each line).
+    private static func printLine(_ line: String) throws(AppError) {
+        var bytes = Array(line.utf8)
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeMutableBytes { write(STDOUT_FILENO, $0.baseAddress! + written, $0.count - written) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw .system("write", "stdout", errno: errno)
+            }
+            written += result
+        }
+        bytes.removeAll()
+    }
+
+    /// Ten failed iterations in a row end the daemon; between them it backs off 0.01 s × 2^(n−1).
+    private func countErrors(_ failed: Bool) throws(AppError) {
+        guard failed else {
+            consecutiveErrors = 0
+            return
+        }
+        consecutiveErrors += 1
+        if consecutiveErrors >= 10 {
+            throw .runtime("giving up after \(consecutiveErrors) failed event-loop iterations in a row")
+        }
+        let delay = 0.01 * Double(1 << (consecutiveErrors - 1))
+        usleep(UInt32(delay * 1_000_000))
+    }
+}

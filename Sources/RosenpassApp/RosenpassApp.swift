@@ -1,1 +1,0 @@
-// RosenpassApp: see Package.swift for this module's role.

@@ -1,0 +1,95 @@
+// Running the built `rosenpass` binary from tests: output to files, waiting for lines, signals.
+
+import Foundation
+import RosenpassTestSupport
+import Testing
+
+/// A `rosenpass` process started by a test. Its stdout and stderr go to files in `folder`, so a
+/// test can wait for lines without pipes filling up; it is killed if still running when released.
+final class RosenpassProcess: @unchecked Sendable {
+    let process = Process()
+    let stdoutPath: String
+    let stderrPath: String
+    let name: String
+
+    /// Starts `rosenpass arguments…` in `directory`.
+    init(_ arguments: [String], name: String, directory: String, environment: [String: String] = [:]) throws {
+        self.name = name
+        stdoutPath = directory + "/\(name).stdout"
+        stderrPath = directory + "/\(name).stderr"
+        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = BuiltProducts.executable("rosenpass")
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "RUST_LOG")
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
+
+    /// Waits until stdout has at least `count` complete lines; returns them.
+    func waitForLines(_ count: Int, timeout: TimeInterval) async throws -> [String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let lines = stdoutLines
+            if lines.count >= count { return lines }
+            if !process.isRunning {
+                throw ProcessFailure("\(name) exited with status \(process.terminationStatus) before printing \(count) line(s); stderr:\n\(stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ProcessFailure("\(name) printed \(stdoutLines.count) of \(count) line(s) within \(Int(timeout)) s; stderr:\n\(stderr)")
+    }
+
+    /// Sends `signal` and waits for the exit status.
+    func stop(_ signal: Int32 = SIGTERM, timeout: TimeInterval = 10) async throws -> Int32 {
+        kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        guard !process.isRunning else { throw ProcessFailure("\(name) did not exit within \(Int(timeout)) s of signal \(signal)") }
+        return process.terminationStatus
+    }
+
+    /// Runs `rosenpass arguments…` to completion.
+    static func run(_ arguments: [String], directory: String, timeout: TimeInterval = 120) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let child = try RosenpassProcess(arguments, name: "run-\(UUID().uuidString.prefix(8))", directory: directory)
+        let deadline = Date().addingTimeInterval(timeout)
+        while child.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        guard !child.process.isRunning else { throw ProcessFailure("rosenpass \(arguments) did not finish within \(Int(timeout)) s") }
+        return (child.process.terminationStatus, child.stdout, child.stderr)
+    }
+}
+
+struct ProcessFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A free UDP port on the loopback addresses (bound and released; the daemon binds it right after).
+func freeUDPPort() -> UInt16 {
+    let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in6()
+    address.sin6_family = sa_family_t(AF_INET6)
+    address.sin6_addr = in6addr_any
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+    var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return UInt16(bigEndian: address.sin6_port)
+}

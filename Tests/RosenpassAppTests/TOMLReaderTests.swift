@@ -1,0 +1,95 @@
+// The configuration TOML reader, checked against TOMLKit (toml++) on a corpus of documents.
+
+import Foundation
+import RosenpassTestSupport
+import Testing
+import TOMLKit
+
+@testable import RosenpassApp
+
+struct TOMLCases: Decodable {
+    struct Valid: Decodable, CustomTestStringConvertible {
+        var name: String
+        var toml: String
+        var testDescription: String { name }
+    }
+
+    struct Invalid: Decodable, CustomTestStringConvertible {
+        var name: String
+        var toml: String
+        /// The line our reader must report.
+        var line: Int
+        /// Rejected by our reader's stricter rules only; TOMLKit may accept it.
+        var strictOnly: Bool
+        var testDescription: String { name }
+    }
+
+    var valid: [Valid]
+    var invalid: [Invalid]
+
+    static let all = try! Fixtures.json(TOMLCases.self, "toml-cases.json")
+}
+
+@Suite("TOML reader")
+struct TOMLReaderTests {
+    @Test("valid documents read the same as TOMLKit reads them", arguments: TOMLCases.all.valid)
+    func validDocument_matchesTOMLKit(_ example: TOMLCases.Valid) throws {
+        let ours = try TOMLReader.parse(example.toml)
+        let theirs = ConfigurationTOML.convert(try TOMLKit.TOMLTable(string: example.toml))
+        #expect(ConfigurationTOML.firstDifference(ours, theirs, path: "") == nil)
+        // The combined reader accepts it too.
+        _ = try ConfigurationTOML.parse(example.toml, file: "example.toml")
+    }
+
+    @Test("invalid documents are rejected, at the right line", arguments: TOMLCases.all.invalid)
+    func invalidDocument_isRejectedWithLine(_ example: TOMLCases.Invalid) {
+        #expect(throws: TOMLSyntaxError.self) { try TOMLReader.parse(example.toml) }
+        do {
+            _ = try TOMLReader.parse(example.toml)
+        } catch {
+            #expect(error.position.line == example.line, "\(error)")
+        }
+        if !example.strictOnly {
+            #expect(throws: (any Error).self) { try TOMLKit.TOMLTable(string: example.toml) }
+        }
+        #expect(throws: AppError.self) { try ConfigurationTOML.parse(example.toml, file: "bad.toml") }
+    }
+
+    @Test func values_areDecodedExactly() throws {
+        let table = try TOMLReader.parse(
+            "a = \"x\\ty\\u00e9\"\nb = 0x10\nc = -1_000\nd = 1.5e3\ne = [\"p\", 'q']\n[t]\nf = true\n")
+        guard case .string(let a) = table["a"]?.node.value else { Issue.record("a"); return }
+        #expect(a == "x\ty\u{e9}")
+        guard case .integer(let b) = table["b"]?.node.value, case .integer(let c) = table["c"]?.node.value,
+            case .float(let d) = table["d"]?.node.value
+        else { Issue.record("numbers"); return }
+        #expect(b == 16 && c == -1000 && d == 1500)
+        guard case .array(let e) = table["e"]?.node.value else { Issue.record("e"); return }
+        #expect(e.count == 2)
+        guard case .table(let t) = table["t"]?.node.value, case .boolean(true) = t["f"]?.node.value else {
+            Issue.record("t.f")
+            return
+        }
+    }
+
+    @Test func positions_pointAtKeysAndHeaders() throws {
+        let table = try TOMLReader.parse("# comment\nlisten = []\n\n[[peers]]\npublic_key = \"k\"\n\n[[peers]]\n  endpoint = \"e:1\"\n")
+        #expect(table["listen"]?.keyPosition == TOMLPosition(line: 2, column: 1))
+        guard case .array(let peers) = table["peers"]?.node.value else {
+            Issue.record("peers")
+            return
+        }
+        #expect(peers.map(\.position.line) == [4, 7])
+        guard case .table(let second) = peers[1].value else { return }
+        #expect(second["endpoint"]?.keyPosition == TOMLPosition(line: 8, column: 3))
+        #expect(table.position(of: "peers[1].endpoint") == 8)
+    }
+
+    @Test func disagreement_isReportedNotHidden() throws {
+        var ours = try TOMLReader.parse("a = 1\nb = \"x\"\n")
+        let theirs = ConfigurationTOML.convert(try TOMLKit.TOMLTable(string: "a = 1\nb = \"x\"\n"))
+        #expect(ConfigurationTOML.firstDifference(ours, theirs, path: "") == nil)
+        ours.entries[1].node.value = .string("y")
+        #expect(ConfigurationTOML.firstDifference(ours, theirs, path: "") == "b")
+    }
+}
