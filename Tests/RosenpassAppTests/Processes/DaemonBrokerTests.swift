@@ -1,0 +1,183 @@
+// The daemon's side of the PSK broker with real processes (issue 6 point 4, `components.md` §2.3, §6.1).
+
+import Foundation
+import RosenpassTestSupport
+import Testing
+
+/// A WireGuard public key for the tests' peers (any 32 bytes will do; the fake broker only echoes).
+let testWireGuardPeer = Data((0..<32).map { UInt8($0 &* 7 &+ 3) }).base64EncodedString()
+
+extension Side {
+    /// This side's configuration with a WireGuard target for `peer` (and `key_out` unless `keyOut` is false).
+    func wireGuardConfig(peer: Side, endpoint: Bool, keyOut: Bool = true, broker: String? = nil) -> String {
+        var lines = [
+            "public_key = \(TOMLQuote(keys.publicKey))",
+            "secret_key = \(TOMLQuote(keys.secretKey))",
+            "listen = [\"[::1]:\(port)\"]",
+        ]
+        if let broker { lines.append("psk_broker = \(TOMLQuote(broker))") }
+        lines += ["", "[[peers]]", "public_key = \(TOMLQuote(peer.keys.publicKey))", "device = \"rp-test0\"", "peer = \"\(testWireGuardPeer)\""]
+        if keyOut { lines.append("key_out = \(TOMLQuote(self.keyOut))") }
+        if endpoint { lines.append("endpoint = \"[::1]:\(peer.port)\"") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+enum BrokerOption: String, CaseIterable, CustomTestStringConvertible {
+    case pskBroker = "--psk-broker"
+    case pskBrokerPath = "--psk-broker-path"
+    case configKey = "psk_broker"
+    var testDescription: String { rawValue }
+}
+
+@Suite("Daemon and PSK broker")
+struct DaemonBrokerTests {
+    @Test("keys reach a running broker", arguments: BrokerOption.allCases)
+    func keys_reachARunningBroker(_ option: BrokerOption) async throws {
+        let pair = try await Pair()
+        let socketPath = pair.folder.file("broker.sock")
+        let broker = try FakePSKBroker(path: socketPath)
+        defer { broker.stop() }
+        let config = pair.writeConfig(
+            "a.toml", pair.a.wireGuardConfig(peer: pair.b, endpoint: false, broker: option == .configKey ? socketPath : nil))
+        let arguments = option == .configKey ? ["exchange-config", config] : [option.rawValue, socketPath, "exchange-config", config]
+        let a = try RosenpassProcess(arguments, name: "a", directory: pair.folder.path)
+        let b = try pair.start(pair.b, config: pair.b.config(peer: pair.a, endpoint: true))
+        _ = try await a.waitForLines(1, timeout: 60)
+        _ = try await b.waitForLines(1, timeout: 60)
+        let keyText = try #require(pair.a.key())
+        let key = try #require(Data(base64Encoded: keyText))
+
+        let requests = try await broker.waitForRequests(2, timeout: 30)
+        // First a random key (WireGuard must not keep an old key until the first exchange), then the
+        // exchanged one, for the configured interface and peer.
+        #expect(requests.allSatisfy { $0.interface == "rp-test0" && Data($0.peer).base64EncodedString() == testWireGuardPeer })
+        #expect(Data(requests[0].psk) != key)
+        #expect(Data(requests.last!.psk) == key)
+        #expect(broker.malformed == 0)
+        #expect(try await a.stop() == 0)
+        _ = try await b.stop()
+    }
+
+    @Test func brokerRestart_getsTheCurrentKeyAgain() async throws {
+        let pair = try await Pair()
+        let socketPath = pair.folder.file("broker.sock")
+        let broker = try FakePSKBroker(path: socketPath)
+        defer { broker.stop() }
+        // A peer that only has WireGuard: no key_out, so no stdout line; B's key file is the reference.
+        let a = try RosenpassProcess(
+            ["--psk-broker", socketPath, "exchange-config", pair.writeConfig("a.toml", pair.a.wireGuardConfig(peer: pair.b, endpoint: false, keyOut: false))],
+            name: "a", directory: pair.folder.path)
+        let b = try pair.start(pair.b, config: pair.b.config(peer: pair.a, endpoint: true))
+        _ = try await b.waitForLines(1, timeout: 60)
+        let keyText = try #require(pair.b.key())
+        let key = try #require(Data(base64Encoded: keyText))
+        var requests = try await broker.waitForRequests(2, timeout: 30)
+        #expect(Data(requests.last!.psk) == key)
+
+        broker.crash()
+        try await Task.sleep(for: .seconds(1))
+        #expect(a.process.isRunning, "the daemon keeps running without its broker")
+        let before = broker.requests.count
+        try broker.restart()
+        requests = try await broker.waitForRequests(before + 1, timeout: 30)
+        #expect(Data(requests.last!.psk) == key, "the current key is sent again after reconnecting")
+        #expect(a.stdout.isEmpty, "a peer without key_out prints nothing")
+        #expect(try await a.stop() == 0)
+        _ = try await b.stop()
+    }
+
+    @Test func inheritedBrokerDescriptor_getsTheKeys() async throws {
+        let pair = try await Pair()
+        var ends: [Int32] = [-1, -1]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
+        let broker = FakePSKBroker(connected: ends[0])
+        defer { broker.stop() }
+        let config = pair.writeConfig("a.toml", pair.a.wireGuardConfig(peer: pair.b, endpoint: false))
+        let a = try SpawnedRosenpass(["--psk-broker-fd", "3", "exchange-config", config], fd3: ends[1], directory: pair.folder.path)
+        close(ends[1])
+        let b = try pair.start(pair.b, config: pair.b.config(peer: pair.a, endpoint: true))
+        _ = try await b.waitForLines(1, timeout: 60)
+        let keyText = try #require(pair.b.key())
+        let key = try #require(Data(base64Encoded: keyText))
+        let requests = try await broker.waitForRequests(2, timeout: 30)
+        #expect(Data(requests.last!.psk) == key)
+        #expect(a.stop() == 0)
+        _ = try await b.stop()
+    }
+
+    @Test func defaultBroker_isASpawnedSocketHandlerThatEndsWithTheDaemon() async throws {
+        let pair = try await Pair()
+        let a = try pair.start(pair.a, config: pair.a.wireGuardConfig(peer: pair.b, endpoint: false))
+        let pid = a.process.processIdentifier
+        var handler: (pid: Int32, command: String)?
+        let deadline = Date().addingTimeInterval(20)
+        while handler == nil && Date() < deadline {
+            handler = children(of: pid).first { $0.command.contains("rosenpass-wireguard-broker-socket-handler") }
+            if handler == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let spawned = try #require(handler, "the daemon spawned a socket handler; stderr:\n\(a.stderr)")
+        #expect(spawned.command.contains("--stream-fd\u{0}3"))
+        #expect(spawned.command.contains(BuiltProducts.executable("rosenpass-wireguard-broker-privileged").resolvingSymlinksInPath().path),
+                "the privileged broker next to rosenpass is used")
+        #expect(try await a.stop() == 0)
+        #expect(kill(spawned.pid, 0) != 0 || processState(spawned.pid) == "Z", "the socket handler ended with the daemon")
+    }
+
+    /// The children of `pid` with their command lines (NUL-separated), from /proc.
+    private func children(of pid: Int32) -> [(pid: Int32, command: String)] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.compactMap { child in
+            guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            guard fields.count > 1, Int32(fields[1]) == pid else { return nil }
+            let command = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(child)/cmdline"))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return (child, command)
+        }
+    }
+
+    private func processState(_ pid: Int32) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(close, offsetBy: 2)...].split(separator: " ").first.map(String.init)
+    }
+}
+
+/// `rosenpass` started with `posix_spawn`, so that a test can hand it a descriptor at fd 3
+/// (Foundation's `Process` closes every descriptor above 2).
+final class SpawnedRosenpass {
+    let pid: pid_t
+
+    init(_ arguments: [String], fd3: Int32, directory: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fd3, 3)
+        posix_spawn_file_actions_addopen(&actions, 1, directory + "/spawned.stdout", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, directory + "/spawned.stderr", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Relative paths in the arguments are relative to `directory`; the test passes absolute ones.
+        let executable = BuiltProducts.executable("rosenpass").path
+        let argv = ([executable] + arguments).map { strdup($0) }
+        defer { argv.forEach { free($0) } }
+        var pointers: [UnsafeMutablePointer<CChar>?] = argv + [nil]
+        var pid: pid_t = 0
+        let status = pointers.withUnsafeMutableBufferPointer { posix_spawn(&pid, executable, &actions, nil, $0.baseAddress!, environ) }
+        guard status == 0 else { throw ProcessFailure("posix_spawn failed: \(status)") }
+        self.pid = pid
+    }
+
+    /// SIGTERM, then the exit status.
+    func stop() -> Int32 {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return (status >> 8) & 0xff
+    }
+
+    deinit {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, WNOHANG)
+    }
+}
