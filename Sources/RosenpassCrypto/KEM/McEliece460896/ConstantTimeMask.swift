@@ -24,3 +24,14 @@ func opaqueMask(_ mask: UInt64) -> UInt64 {
 func opaqueMask(bit: UInt64) -> UInt64 {
     opaqueMask(0 &- (bit & 1))
 }
+
+/// Makes the optimiser forget what `words` holds, so that masks stored there and loaded later are
+/// arbitrary values to it (the memory form of ``opaqueMask(_:)``, one call for a whole array).
+///
+/// The body is not optimised and writes through the pointer, so every caller has to assume the
+/// memory behind it changed.
+@inline(never)
+@_optimize(none)
+func opaqueMasks(_ words: UnsafeMutablePointer<UInt64>, count: Int) {
+    if count > 0 { words[0] = words[0] }
+}

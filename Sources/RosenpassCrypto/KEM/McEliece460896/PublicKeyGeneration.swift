@@ -107,37 +107,108 @@ enum McEliecePublicKeyGeneration {
         return key
     }
 
-    /// Gauss–Jordan elimination of the left 1248 × 1248 block to the identity, in constant time:
-    /// the pivot of column r is made 1 by adding every later row under a mask, then column r is
-    /// cleared from every other row under masks (each mask through ``opaqueMask(_:)``, or the
-    /// compiler turns the additions back into branches on the pivot bits). Only "singular" is
-    /// branched on.
+    /// Gauss–Jordan elimination of the left 1248 × 1248 block to the identity, in constant time.
+    ///
+    /// For pivot column r: the pivot row first takes every later row while its pivot bit is still 0;
+    /// which rows those are depends only on the pivot word, so a pass over single words computes the
+    /// masks. Then every other row with a 1 in column r takes the pivot row. Both steps apply their
+    /// masks to every row, eight words at a time with the pivot row's eight words held in registers.
+    /// The masks go through ``opaqueMasks(_:count:)`` so that the compiler cannot turn the masked
+    /// additions back into branches on the pivot bits. Only "singular" is branched on.
     private static func reduceToSystematicForm(_ matrix: UnsafeMutablePointer<UInt64>) -> Bool {
+        let masks = UnsafeMutablePointer<UInt64>.allocate(capacity: rows)
+        masks.initialize(repeating: 0, count: rows)
+        defer {
+            masks.update(repeating: 0, count: rows)
+            masks.deallocate()
+        }
         for r in 0..<rows {
             let wordIndex = r >> 6
             let bit = UInt64(r & 63)
-            let pivot = matrix + r * rowWords
-            // Rows are zero left of column r here, so only words from r/64 on change.
-            let tail = rowWords - wordIndex
-            for k in (r + 1)..<max(r + 1, rows) {
-                let needed = opaqueMask(bit: ((pivot[wordIndex] >> bit) & 1) ^ 1)
-                addRow(pivot + wordIndex, matrix + k * rowWords + wordIndex, mask: needed, count: tail)
+            let pivot = matrix + r &* rowWords
+            // Rows are zero left of column r here; chunks start at a multiple of eight words.
+            let firstChunk = wordIndex & ~7
+
+            // Make the pivot: masks of the later rows the pivot row takes.
+            var pivotWord = pivot[wordIndex]
+            let later = r &+ 1
+            for k in later..<rows {
+                let needed = 0 &- (((pivotWord >> bit) & 1) ^ 1)
+                pivotWord ^= matrix[k &* rowWords &+ wordIndex] & needed
+                masks[k] = needed
+            }
+            opaqueMasks(masks, count: rows)
+            var chunk = firstChunk
+            while chunk < rowWords {
+                addMaskedRows(
+                    into: pivot + chunk, from: matrix + (later &* rowWords &+ chunk), masks: masks + later,
+                    count: rows &- later)
+                chunk &+= 8
             }
             if (pivot[wordIndex] >> bit) & 1 == 0 { return false }
-            for k in 0..<rows where k != r {
-                let row = matrix + k * rowWords
-                let present = opaqueMask(bit: row[wordIndex] >> bit)
-                addRow(row + wordIndex, pivot + wordIndex, mask: present, count: tail)
+
+            // Clear column r from every other row.
+            for k in 0..<rows {
+                masks[k] = 0 &- ((matrix[k &* rowWords &+ wordIndex] >> bit) & 1)
+            }
+            masks[r] = 0
+            opaqueMasks(masks, count: rows)
+            chunk = firstChunk
+            while chunk < rowWords {
+                addMaskedRow(pivot + chunk, into: matrix + chunk, masks: masks)
+                chunk &+= 8
             }
         }
         return true
     }
 
-    /// destination ^= source & mask, word by word.
+    /// destination[0..<8] ^= Σ_k rows[k][0..<8] & masks[k] for k < count, with the destination in
+    /// registers.
     @inline(__always)
-    private static func addRow(
-        _ destination: UnsafeMutablePointer<UInt64>, _ source: UnsafePointer<UInt64>, mask: UInt64, count: Int
+    private static func addMaskedRows(
+        into destination: UnsafeMutablePointer<UInt64>, from rowsStart: UnsafePointer<UInt64>,
+        masks: UnsafePointer<UInt64>, count: Int
     ) {
-        for c in 0..<count { destination[c] ^= source[c] & mask }
+        typealias Pair = SIMD2<UInt64>
+        let out = UnsafeMutableRawPointer(destination)
+        var a = out.loadUnaligned(fromByteOffset: 0, as: Pair.self)
+        var b = out.loadUnaligned(fromByteOffset: 16, as: Pair.self)
+        var c = out.loadUnaligned(fromByteOffset: 32, as: Pair.self)
+        var d = out.loadUnaligned(fromByteOffset: 48, as: Pair.self)
+        var row = UnsafeRawPointer(rowsStart)
+        for k in 0..<count {
+            let mask = Pair(repeating: masks[k])
+            a ^= row.loadUnaligned(fromByteOffset: 0, as: Pair.self) & mask
+            b ^= row.loadUnaligned(fromByteOffset: 16, as: Pair.self) & mask
+            c ^= row.loadUnaligned(fromByteOffset: 32, as: Pair.self) & mask
+            d ^= row.loadUnaligned(fromByteOffset: 48, as: Pair.self) & mask
+            row += 8 &* rowWords
+        }
+        out.storeBytes(of: a, toByteOffset: 0, as: Pair.self)
+        out.storeBytes(of: b, toByteOffset: 16, as: Pair.self)
+        out.storeBytes(of: c, toByteOffset: 32, as: Pair.self)
+        out.storeBytes(of: d, toByteOffset: 48, as: Pair.self)
+    }
+
+    /// rows[k][0..<8] ^= source[0..<8] & masks[k] for every row k, with the source in registers.
+    @inline(__always)
+    private static func addMaskedRow(
+        _ source: UnsafePointer<UInt64>, into rowsStart: UnsafeMutablePointer<UInt64>, masks: UnsafePointer<UInt64>
+    ) {
+        typealias Pair = SIMD2<UInt64>
+        let input = UnsafeRawPointer(source)
+        let a = input.loadUnaligned(fromByteOffset: 0, as: Pair.self)
+        let b = input.loadUnaligned(fromByteOffset: 16, as: Pair.self)
+        let c = input.loadUnaligned(fromByteOffset: 32, as: Pair.self)
+        let d = input.loadUnaligned(fromByteOffset: 48, as: Pair.self)
+        var row = UnsafeMutableRawPointer(rowsStart)
+        for k in 0..<rows {
+            let mask = Pair(repeating: masks[k])
+            row.storeBytes(of: row.loadUnaligned(fromByteOffset: 0, as: Pair.self) ^ (a & mask), toByteOffset: 0, as: Pair.self)
+            row.storeBytes(of: row.loadUnaligned(fromByteOffset: 16, as: Pair.self) ^ (b & mask), toByteOffset: 16, as: Pair.self)
+            row.storeBytes(of: row.loadUnaligned(fromByteOffset: 32, as: Pair.self) ^ (c & mask), toByteOffset: 32, as: Pair.self)
+            row.storeBytes(of: row.loadUnaligned(fromByteOffset: 48, as: Pair.self) ^ (d & mask), toByteOffset: 48, as: Pair.self)
+            row += 8 &* rowWords
+        }
     }
 }
