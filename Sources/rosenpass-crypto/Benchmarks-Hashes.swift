@@ -48,6 +48,19 @@ var hashBenchmarks: [Benchmark] {
         hashing("shake256 32B", count: 32) { SHAKE256.hash($0, outputCount: 32) },
         // Kyber's matrix expansion: a 34-byte seed, three 168-byte blocks squeezed.
         hashing("shake128 34B squeeze 504B", count: 34) { SHAKE128.hash($0, outputCount: 504) },
+        // One more 168-byte block from a running SHAKE128, as Kyber's rejection sampling asks for it:
+        // one permutation and a copy. (hashlib cannot continue squeezing, so this one has no reference.)
+        Benchmark(name: "shake128 squeeze 168B block", bytesPerOperation: 168) {
+            var shake = SHAKE128()
+            shake.absorb(benchmarkInput(count: 34))
+            var block = [UInt8](repeating: 0, count: 168)
+            return { n in
+                block.withUnsafeMutableBytes { buffer in
+                    for _ in 0..<n { shake.squeeze(into: buffer) }
+                }
+                blackHole(block)
+            }
+        },
         // Kyber's noise: a 33-byte seed, 128 bytes squeezed.
         hashing("shake256 33B squeeze 128B", count: 33) { SHAKE256.hash($0, outputCount: 128) },
         hashing("blake2b 32B", count: 32) { BLAKE2b.hash($0, digestCount: 32) },
