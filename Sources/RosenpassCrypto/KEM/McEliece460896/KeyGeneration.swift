@@ -76,6 +76,14 @@ enum McElieceKeyGeneration {
             case .round4: controlBits = ControlBits.compute(permutation: permutation)
             case .round3: controlBits = ControlBits2019.compute(permutation: permutation)
             }
+            // The network must reproduce π (as the reference code checks too): a wrong bit here would
+            // give a secret key that never decapsulates.
+            var check = (0..<McEliece460896.fieldSize).map { UInt32($0) }
+            controlBits.withUnsafeBytes { BenesNetwork.apply(toList: &check, controlBits: $0) }
+            var mismatch: UInt32 = 0
+            for i in 0..<check.count { mismatch |= check[i] ^ permutation[i] }
+            wipe(&check)
+            precondition(mismatch == 0, "Classic McEliece key generation: the control bits do not encode the permutation")
 
             let layout: McElieceSecretKeyLayout = variant == .round4 ? .round4 : .round3
             var secretKey = SecretBytes(zeros: layout.count)
