@@ -35,3 +35,10 @@ func opaqueMask(bit: UInt64) -> UInt64 {
 func opaqueMasks(_ words: UnsafeMutablePointer<UInt64>, count: Int) {
     if count > 0 { words[0] = words[0] }
 }
+
+/// ``opaqueMasks(_:count:)`` for 32-bit masks.
+@inline(never)
+@_optimize(none)
+func opaqueMasks(_ words: UnsafeMutablePointer<UInt32>, count: Int) {
+    if count > 0 { words[0] = words[0] }
+}

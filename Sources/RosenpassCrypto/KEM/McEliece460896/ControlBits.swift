@@ -44,7 +44,8 @@ enum ControlBits {
             values: (0..<n).map { pi[$0 ^ 1] }, by: pi.map { $0 ^ 1 })
 
         // c(x) = min over x, π̄(x), π̄²(x), … (cycles have length at most n/2 = 2^(w−1)).
-        var c = (0..<n).map { ObliviousSort.minimum(UInt32($0), piBar[$0]) }
+        var c = (0..<n).map { UInt32($0) }
+        ObliviousSort.formMinimum(&c, with: piBar)
         var p = piBar
         for round in 1..<(w - 1) {
             // With p = π̄^(2^round): c ← min(c, c ∘ p) widens the window to 2^(round+1) steps; p ← p².
@@ -55,7 +56,7 @@ enum ControlBits {
             }
             var pInverse = ObliviousSort.invert(p)
             var cOfP = ObliviousSort.composeInverse(values: c, by: pInverse)  // c ∘ p
-            for x in 0..<n { c[x] = ObliviousSort.minimum(c[x], cOfP[x]) }
+            ObliviousSort.formMinimum(&c, with: cOfP)
             if round < w - 2 {
                 var square = ObliviousSort.composeInverse(values: p, by: pInverse)  // p ∘ p
                 swap(&p, &square)

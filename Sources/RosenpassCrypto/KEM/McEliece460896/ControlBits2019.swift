@@ -31,14 +31,23 @@ enum ControlBits2019 {
         out[position >> 3] |= UInt8(truncatingIfNeeded: bit & 1) << UInt8(position & 7)
     }
 
-    /// x takes y when y's label (low w bits) is smaller, and then has its flag (bit w) flipped when
-    /// `flip` is set.
-    @inline(__always)
-    private static func adopt(_ x: UInt32, _ y: UInt32, w: Int, flip: Bool) -> UInt32 {
+    /// Each node takes its candidate (same index in `candidates`) when the candidate's label (low w
+    /// bits) is smaller, and then has its flag (bit w) flipped when `flip` is set. The masks are
+    /// computed first and hidden from the optimiser (``opaqueMasks(_:count:)``), which otherwise
+    /// branches on the comparison to set the flag.
+    private static func adopt(_ nodes: inout [UInt32], _ candidates: [UInt32], w: Int, flip: Bool) {
         let labels = (UInt32(1) << UInt32(w)) - 1
-        let take = ObliviousSort.lessMask(y & labels, x & labels)
-        let flag = flip ? (UInt32(1) << UInt32(w)) & take : 0
-        return (x ^ ((x ^ y) & take)) ^ flag
+        let flag: UInt32 = flip ? UInt32(1) << UInt32(w) : 0
+        var masks = [UInt32](repeating: 0, count: nodes.count)
+        masks.withUnsafeMutableBufferPointer { m in
+            for i in 0..<nodes.count { m[i] = ObliviousSort.lessMask(candidates[i] & labels, nodes[i] & labels) }
+            opaqueMasks(m.baseAddress!, count: m.count)
+            for i in 0..<nodes.count {
+                let x = nodes[i]
+                nodes[i] = (x ^ ((x ^ candidates[i]) & m[i])) ^ (flag & m[i])
+            }
+        }
+        wipe(&masks)
     }
 
     private static func recurse(_ pi: [UInt32], w: Int, offset: Int, step: Int, into out: inout [UInt8]) {
@@ -62,7 +71,7 @@ enum ControlBits2019 {
         for round in 0..<w {
             // Each node looks at its I-partner: viaPartner[I(i)] = node[i] (I is an involution).
             var viaPartner = ObliviousSort.composeInverse(values: node, by: partner)
-            for i in 0..<nodes { node[i] = adopt(node[i], viaPartner[i], w: w, flip: round > 0) }
+            adopt(&node, viaPartner, w: w, flip: round > 0)
             wipe(&viaPartner)
             // I ← I ∘ X ∘ I: newPartner[I(i ⊕ 1)] = I(i).
             var shifted = (0..<nodes).map { partner[$0 ^ 1] }
@@ -71,9 +80,9 @@ enum ControlBits2019 {
             wipe(&doubled)
             wipe(&shifted)
             // Each node looks at its X-partner (the values from before this pass).
-            var before = node
-            for i in 0..<nodes { node[i] = adopt(node[i], before[i ^ 1], w: w, flip: true) }
-            wipe(&before)
+            var neighbours = (0..<nodes).map { node[$0 ^ 1] }
+            adopt(&node, neighbours, w: w, flip: true)
+            wipe(&neighbours)
         }
 
         let half = n / 2

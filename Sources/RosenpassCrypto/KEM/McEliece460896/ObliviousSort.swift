@@ -190,10 +190,18 @@ enum ObliviousSort {
         0 &- ((x &- y) >> 31)
     }
 
-    /// min(x, y) without a branch, for values below 2^31.
-    @inline(__always)
-    static func minimum(_ x: UInt32, _ y: UInt32) -> UInt32 {
-        y ^ ((x ^ y) & lessMask(x, y))
+    /// values[i] ← min(values[i], other[i]) for every i, for values below 2^31: the masks are computed
+    /// first, hidden from the optimiser (``opaqueMasks(_:count:)``), then applied, so no comparison
+    /// becomes a branch.
+    static func formMinimum(_ values: inout [UInt32], with other: [UInt32]) {
+        precondition(values.count == other.count)
+        var masks = [UInt32](repeating: 0, count: values.count)
+        masks.withUnsafeMutableBufferPointer { m in
+            for i in 0..<values.count { m[i] = lessMask(other[i], values[i]) }
+            opaqueMasks(m.baseAddress!, count: m.count)
+            for i in 0..<values.count { values[i] ^= (values[i] ^ other[i]) & m[i] }
+        }
+        wipe(&masks)
     }
 }
 
