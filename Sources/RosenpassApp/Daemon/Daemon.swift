@@ -61,8 +61,6 @@ public final class Daemon {
     private let verbose: Bool
     private let start: timespec
     private var consecutiveErrors = 0
-    /// Datagrams dropped since the last summary, for the verbose log.
-    private var dropped = 0
 
     /// The addresses the daemon's sockets are bound to (after the kernel picked ports for port 0).
     public var localAddresses: [SocketAddress] { sockets.map(\.localAddress) }
@@ -227,6 +225,7 @@ public final class Daemon {
     /// Handles up to 64 waiting datagrams of one socket, so a flood on one socket cannot starve
     /// the timers or the other sockets. Returns false on a socket error.
     private func receiveBatch(socket index: Int, buffer: inout [UInt8]) -> Bool {
+        var succeeded = true
         for _ in 0..<64 {
             let received: (count: Int, from: SocketAddress)?
             do {
@@ -235,22 +234,21 @@ public final class Daemon {
                 logger.error("\(error)")
                 return false
             }
-            guard let (count, sender) = received else { return true }
-            handle(Array(buffer.prefix(count)), from: sender, socket: index)
+            guard let (count, sender) = received else { return succeeded }
+            if !handle(Array(buffer.prefix(count)), from: sender, socket: index) { succeeded = false }
         }
-        return true
+        return succeeded
     }
 
     /// Gives one datagram to the core; sends its reply and delivers its events. A datagram the core
-    /// rejects changes nothing and is only logged.
-    private func handle(_ datagram: [UInt8], from sender: SocketAddress, socket: Int) {
+    /// rejects changes nothing and is only logged. Returns false when a key could not be delivered.
+    private func handle(_ datagram: [UInt8], from sender: SocketAddress, socket: Int) -> Bool {
         let outcome: HandleOutcome
         do {
             outcome = try server.handle(datagram: datagram, from: sender.hostID(socketIndex: socket), now: now(), entropy: &entropy)
         } catch {
-            dropped += 1
             logger.debug("dropped a datagram of \(datagram.count) bytes from \(sender): \(error)")
-            return
+            return true
         }
         if let peer = outcome.peer {
             learn(sender, socket: socket, for: peer)
@@ -260,7 +258,9 @@ public final class Daemon {
                 logger.warning("cannot reply to \(sender): \(String(cString: strerror(code)))")
             }
         }
-        for event in outcome.events { _ = deliver(event) }
+        var delivered = true
+        for event in outcome.events where !deliver(event) { delivered = false }
+        return delivered
     }
 
     /// Remembers where a peer's valid message came from; later messages to the peer go there. A

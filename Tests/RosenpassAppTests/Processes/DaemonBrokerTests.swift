@@ -102,7 +102,7 @@ struct DaemonBrokerTests {
         let key = try #require(Data(base64Encoded: keyText))
         let requests = try await broker.waitForRequests(2, timeout: 30)
         #expect(Data(requests.last!.psk) == key)
-        #expect(a.stop() == 0)
+        #expect(try await a.stop() == 0)
         _ = try await b.stop()
     }
 
@@ -167,15 +167,27 @@ final class SpawnedRosenpass {
         self.pid = pid
     }
 
-    /// SIGTERM, then the exit status.
-    func stop() -> Int32 {
+    private var exited = false
+
+    /// SIGTERM, then the exit status (polled, so no concurrency thread is blocked).
+    func stop(timeout: TimeInterval = 20) async throws -> Int32 {
         kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(timeout)
         var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return (status >> 8) & 0xff
+        while Date() < deadline {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid {
+                exited = true
+                return (status >> 8) & 0xff
+            }
+            if result < 0 { throw ProcessFailure("waitpid(\(pid)) failed: errno \(errno)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ProcessFailure("rosenpass (pid \(pid)) did not exit within \(Int(timeout)) s of SIGTERM")
     }
 
     deinit {
+        guard !exited else { return }
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, WNOHANG)

@@ -5,6 +5,8 @@ import RosenpassProtocol
 import RosenpassTestSupport
 import Testing
 
+@testable import RosenpassApp
+
 /// One side of a two-daemon test: its keys, port and output file.
 struct Side {
     let name: String
@@ -383,5 +385,51 @@ final class GarbageFlood: @unchecked Sendable {
         lock.withLock { running = false }
         while let thread, !thread.isFinished { usleep(10_000) }
         return lock.withLock { sent }
+    }
+}
+
+@Suite("Key files made by the reference")
+struct ReferenceKeyTests {
+    /// The reference's test-vector key pairs (round-4 layout, made by the Rust implementation), which
+    /// the protocol tests keep as a fixture.
+    static func referenceKeys() throws -> [String: [UInt8]] {
+        let url = Fixtures.repositoryRoot().appendingPathComponent("Tests/RosenpassProtocolTests/Fixtures/crypto_server_v03.json")
+        let object = try JSONSerialization.jsonObject(with: try Data(contentsOf: url)) as? [String: Any]
+        let entries = try #require(object?["entries"] as? [[String: Any]])
+        var keys: [String: [UInt8]] = [:]
+        for entry in entries {
+            guard let name = entry["name"] as? String, ["peer_a_sk", "peer_a_pk", "peer_b_sk", "peer_b_pk"].contains(name),
+                let value = entry["value"] as? String
+            else { continue }
+            keys[name] = Hex.decode(value)
+        }
+        return keys
+    }
+
+    @Test func referenceKeyFiles_loadAndExchange() async throws {
+        let keys = try Self.referenceKeys()
+        let folder = TemporaryFolder()
+        var sides: [Side] = []
+        for name in ["a", "b"] {
+            let pair = KeyPairFiles(
+                publicKey: folder.write("\(name).pk", try #require(keys["peer_\(name)_pk"]), mode: 0o644),
+                secretKey: folder.write("\(name).sk", try #require(keys["peer_\(name)_sk"]), mode: 0o600))
+            // Raw files exactly as the reference writes them: they load, as round-4 keys.
+            #expect(try StaticKeyFiles.loadSecretKey(pair.secretKey).variant == .round4)
+            #expect(try StaticKeyFiles.loadPublicKey(pair.publicKey).count == 524_160)
+            sides.append(Side(name: name, keys: pair, port: freeUDPPort(), keyOut: folder.file("\(name).key")))
+        }
+        let a = try RosenpassProcess(
+            ["exchange-config", folder.write("a.toml", Array(sides[0].config(peer: sides[1], endpoint: false, version: .v03).utf8), mode: 0o644)],
+            name: "a", directory: folder.path)
+        let b = try RosenpassProcess(
+            ["exchange-config", folder.write("b.toml", Array(sides[1].config(peer: sides[0], endpoint: true, version: .v03).utf8), mode: 0o644)],
+            name: "b", directory: folder.path)
+        _ = try await a.waitForLines(1, timeout: 60)
+        _ = try await b.waitForLines(1, timeout: 60)
+        expectWellFormedKey(sides[0].key())
+        #expect(sides[0].key() == sides[1].key())
+        _ = try await a.stop()
+        _ = try await b.stop()
     }
 }

@@ -33,10 +33,9 @@ final class RosenpassProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        // Never wait here: a deinit can run on a Swift concurrency thread, and blocking those
+        // starves every other test. Foundation reaps the child.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
@@ -58,7 +57,7 @@ final class RosenpassProcess: @unchecked Sendable {
     }
 
     /// Sends `signal` and waits for the exit status.
-    func stop(_ signal: Int32 = SIGTERM, timeout: TimeInterval = 10) async throws -> Int32 {
+    func stop(_ signal: Int32 = SIGTERM, timeout: TimeInterval = 20) async throws -> Int32 {
         kill(process.processIdentifier, signal)
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
