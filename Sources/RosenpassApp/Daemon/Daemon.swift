@@ -250,7 +250,9 @@ public final class Daemon {
             logger.debug("dropped a datagram of \(datagram.count) bytes from \(sender): \(error)")
             return true
         }
-        if let peer = outcome.peer {
+        // Learn the peer's address only from a completed handshake: an InitHello can be replayed
+        // from anywhere, and learning from it would let anyone redirect our messages to the peer.
+        for case .keyExchanged(let peer, _) in outcome.events {
             learn(sender, socket: socket, for: peer)
         }
         if let reply = outcome.reply {
@@ -263,7 +265,7 @@ public final class Daemon {
         return delivered
     }
 
-    /// Remembers where a peer's valid message came from; later messages to the peer go there. A
+    /// Remembers where a peer completed a handshake from; later messages to the peer go there. A
     /// peer without a configured endpoint still never initiates (as in the reference): the other
     /// side, which knows where we are, starts every handshake.
     private func learn(_ address: SocketAddress, socket: Int, for peer: PeerHandle) {
