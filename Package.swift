@@ -86,12 +86,26 @@ let package = Package(
             ]
         ),
         .target(name: "RosenpassTestSupport", path: "Tests/RosenpassTestSupport"),
-        .testTarget(name: "RosenpassCryptoTests", dependencies: ["RosenpassCrypto", "RosenpassTestSupport"]),
+        // Known-answer fixtures are read from disk next to the tests (`Fixtures.url`), not bundled.
+        .testTarget(
+            name: "RosenpassCryptoTests",
+            dependencies: ["RosenpassCrypto", "RosenpassTestSupport"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "RosenpassProtocolTests",
-            dependencies: ["RosenpassProtocol", "RosenpassCrypto", "RosenpassTestSupport"]
+            dependencies: ["RosenpassProtocol", "RosenpassCrypto", "RosenpassTestSupport"],
+            exclude: ["Fixtures"]
         ),
-        .testTarget(name: "RosenpassBrokerTests", dependencies: ["RosenpassBroker", "RosenpassTestSupport"]),
-        .testTarget(name: "RosenpassAppTests", dependencies: ["RosenpassApp", "RosenpassTestSupport"]),
+        .testTarget(
+            name: "RosenpassBrokerTests",
+            dependencies: ["RosenpassBroker", "RosenpassTestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "RosenpassAppTests",
+            dependencies: ["RosenpassApp", "RosenpassTestSupport"],
+            exclude: ["Fixtures"]
+        ),
     ]
 )

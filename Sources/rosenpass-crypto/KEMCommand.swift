@@ -39,8 +39,8 @@ struct KEMCommand: ParsableCommand {
         func run() throws {
             let kem = try algorithm.kem()
             let (publicKeyBytes, secretKeyBytes) = kem.generateKeyPair()
-            try writeFile(publicKey, bytes: publicKeyBytes, mode: 0o644)
-            try secretKeyBytes.withUnsafeBytes { try writeFile(secretKey, bytes: Array($0), mode: 0o600) }
+            try publicKeyBytes.withUnsafeBytes { try writeFile(publicKey, bytes: $0, mode: 0o644) }
+            try secretKeyBytes.withUnsafeBytes { try writeFile(secretKey, bytes: $0, mode: 0o600) }
         }
     }
 
@@ -57,7 +57,7 @@ struct KEMCommand: ParsableCommand {
             let kem = try algorithm.kem()
             let publicKeyBytes = try readFile(publicKey, expectedCount: kem.publicKeyCount, what: "public key")
             let (ciphertextBytes, sharedKey) = try kem.encapsulate(publicKey: publicKeyBytes)
-            try writeFile(ciphertext, bytes: ciphertextBytes, mode: 0o644)
+            try ciphertextBytes.withUnsafeBytes { try writeFile(ciphertext, bytes: $0, mode: 0o644) }
             print(sharedKey.withUnsafeBytes { hexString($0) })
         }
     }
@@ -73,7 +73,9 @@ struct KEMCommand: ParsableCommand {
 
         func run() throws {
             let kem = try algorithm.kem()
-            let secretKeyBytes = SecretBytes(try readFile(secretKey, expectedCount: kem.secretKeyCount, what: "secret key"))
+            var secretKeyFile = try readFile(secretKey, expectedCount: kem.secretKeyCount, what: "secret key")
+            let secretKeyBytes = SecretBytes(secretKeyFile)
+            secureZero(&secretKeyFile)
             let ciphertextBytes = try readFile(ciphertext, expectedCount: kem.ciphertextCount, what: "ciphertext")
             let sharedKey = try kem.decapsulate(secretKey: secretKeyBytes, ciphertext: ciphertextBytes)
             print(sharedKey.withUnsafeBytes { hexString($0) })
@@ -92,10 +94,21 @@ func readFile(_ path: String, expectedCount: Int, what: String) throws -> [UInt8
     return [UInt8](data)
 }
 
-/// Writes `bytes` to `path`, replacing it, with the given permissions.
-func writeFile(_ path: String, bytes: [UInt8], mode: Int) throws {
-    let created = FileManager.default.createFile(
-        atPath: path, contents: Data(bytes), attributes: [.posixPermissions: mode])
-    guard created else { throw ToolError("\(path): cannot write the file") }
-    try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+/// Writes `bytes` to `path`, replacing its contents, and sets its permissions to `mode` (also when the
+/// file existed before). The bytes are written straight from the caller's buffer, so a secret key is
+/// never copied into memory that is not wiped.
+func writeFile(_ path: String, bytes: UnsafeRawBufferPointer, mode: mode_t) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    guard fd >= 0 else { throw ToolError("\(path): cannot write the file: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    guard fchmod(fd, mode) == 0 else {
+        throw ToolError("\(path): cannot set its permissions: \(String(cString: strerror(errno)))")
+    }
+    var offset = 0
+    while offset < bytes.count {
+        let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { throw ToolError("\(path): write failed: \(String(cString: strerror(errno)))") }
+        offset += written
+    }
 }

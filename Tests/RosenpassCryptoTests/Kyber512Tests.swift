@@ -356,21 +356,6 @@ struct Kyber512ArithmeticTests {
         }
     }
 
-    @Test func conditionalCopy_copiesOnlyWhenConditionIsOne() {
-        let source = (0..<32).map { _ in UInt8.random(in: 0...255) }
-        let original = (0..<32).map { _ in UInt8.random(in: 0...255) }
-        for condition: UInt8 in [0, 1] {
-            var destination = original
-            source.withUnsafeBufferPointer { from in
-                destination.withUnsafeMutableBufferPointer { to in
-                    kyberConditionalCopy(condition, from: from.baseAddress!, to: to.baseAddress!, count: 32)
-                }
-            }
-            #expect(destination == (condition == 1 ? source : original))
-        }
-        #expect(kyberOpaque(0xA5) == 0xA5)
-    }
-
     @Test func zetas_arePowersOf17_inBitReversedOrder() {
         // ζ = 17 is a primitive 256th root of unity modulo q: 17^128 = -1.
         var power = 1

@@ -1,14 +1,6 @@
 // Kyber-512 as a key-encapsulation mechanism: CRYSTALS-Kyber v3.02 (NIST round 3), the liboqs
 // `kyber_512` algorithm that Rosenpass uses as its ephemeral KEM (protocol.md §1.2).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// CRYSTALS-Kyber-512, round 3 (specification v3.02, algorithms 7, 8 and 9): the ephemeral KEM of
 /// Rosenpass (protocol.md §1.2), byte-compatible with liboqs `kyber_512` and the round-3 reference code.
 ///
@@ -206,8 +198,10 @@ public enum Kyber512: KeyEncapsulationMechanism {
             let mismatch = kyberConstantTimeDiffers(ct, scratch.ciphertext, count: ciphertextCount)
             // K = KDF(K̄' ‖ H(c)) when c' = c, else KDF(z ‖ H(c)): K̄' is overwritten by z without a branch.
             KyberHash.h(ct, count: ciphertextCount, into: keyAndCoins + symBytes)
-            kyberConditionalCopy(
-                mismatch, from: sk + KyberParameters.secretKeyRejectionOffset, to: keyAndCoins, count: symBytes)
+            constantTimeConditionalCopy(
+                mismatch,
+                from: UnsafeRawBufferPointer(start: sk + KyberParameters.secretKeyRejectionOffset, count: symBytes),
+                to: UnsafeMutableRawBufferPointer(start: keyAndCoins, count: symBytes))
             KyberHash.kdf(keyAndCoins, count: 2 * symBytes, into: sharedKey)
         }
     }
@@ -231,34 +225,3 @@ func kyberConstantTimeDiffers(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt
     return UInt8(truncatingIfNeeded: (0 &- UInt32(difference)) &>> 31)
 }
 
-/// Overwrites the `count` bytes at `destination` with those at `source` when `condition` is 1 and leaves
-/// them when it is 0, reading both buffers in full either way.
-///
-/// The mask goes through ``kyberOpaque(_:)`` first. Without that, the optimizer proves the mask is 0 or
-/// all ones, turns the masked blend into a select between two loads, and then into one load from an
-/// address chosen by the secret condition (observed with Swift 6.3 on x86-64: `cmove` of the pointer).
-@inline(never)
-func kyberConditionalCopy(
-    _ condition: UInt8, from source: UnsafePointer<UInt8>, to destination: UnsafeMutablePointer<UInt8>, count: Int
-) {
-    let mask = kyberOpaque(0 &- (condition & 1))
-    for i in 0..<count {
-        destination[i] ^= mask & (destination[i] ^ source[i])
-    }
-}
-
-/// Returns `value`, laundered through memory that an opaque C library call may have written, so that the
-/// optimizer knows nothing about the result (a value barrier, like the empty `asm` statement the
-/// reference code uses for the same purpose). The call writes zero bytes.
-@inline(never)
-func kyberOpaque(_ value: UInt8) -> UInt8 {
-    var hidden = value
-    withUnsafeMutableBytes(of: &hidden) { bytes in
-        #if canImport(Darwin)
-        _ = memset_s(bytes.baseAddress!, bytes.count, 0, 0)
-        #else
-        explicit_bzero(bytes.baseAddress!, 0)
-        #endif
-    }
-    return hidden
-}
