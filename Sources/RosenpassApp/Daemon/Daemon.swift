@@ -61,6 +61,8 @@ public final class Daemon {
     private let verbose: Bool
     private let start: timespec
     private var consecutiveErrors = 0
+    /// Datagrams the core dropped since the last summary, and the last reason (for the verbose log).
+    private var dropped = (count: 0, lastReport: -Double.infinity)
 
     /// The addresses the daemon's sockets are bound to (after the kernel picked ports for port 0).
     public var localAddresses: [SocketAddress] { sockets.map(\.localAddress) }
@@ -248,6 +250,7 @@ public final class Daemon {
             outcome = try server.handle(datagram: datagram, from: sender.hostID(socketIndex: socket), now: now(), entropy: &entropy)
         } catch {
             logger.debug("dropped a datagram of \(datagram.count) bytes from \(sender): \(error)")
+            noteDropped("\(datagram.count) bytes from \(sender): \(error)")
             return true
         }
         // Learn the peer's address only from a completed handshake: an InitHello can be replayed
@@ -263,6 +266,18 @@ public final class Daemon {
         var delivered = true
         for event in outcome.events where !deliver(event) { delivered = false }
         return delivered
+    }
+
+    /// With `verbosity = "Verbose"`, reports dropped datagrams at info level, at most one line per
+    /// ten seconds (a flood must not turn into a flood of log lines).
+    private func noteDropped(_ reason: String) {
+        guard verbose else { return }
+        dropped.count += 1
+        let time = now()
+        guard time - dropped.lastReport >= 10 else { return }
+        let window = dropped.lastReport.isFinite ? " in the last \(Int(time - dropped.lastReport)) s" : ""
+        logger.info("dropped \(dropped.count) datagram(s)\(window); the last: \(reason)")
+        dropped = (0, time)
     }
 
     /// Remembers where a peer completed a handshake from; later messages to the peer go there. A
