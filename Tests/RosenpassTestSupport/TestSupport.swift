@@ -76,3 +76,148 @@ public enum BuiltProducts {
         binDirectory.appendingPathComponent(name)
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A child process started with `posix_spawn` and reaped with `waitpid` by this object alone.
+///
+/// Tests use it instead of Foundation's `Process`, whose exit detection depends on a SIGCHLD
+/// monitor that can fall behind when the machine is loaded, and which hands the child the test
+/// runner's blocked-signal mask. Here the child starts with no blocked signals and default signal
+/// dispositions, as it would from a shell, and `isRunning` asks the kernel directly.
+public final class ChildProcess: @unchecked Sendable {
+    /// The child's process id.
+    public let processIdentifier: pid_t
+    private let lock = NSLock()
+    private var status: Int32?
+
+    /// Starts `executable` with `arguments` (without argv[0]).
+    ///
+    /// - Parameters:
+    ///   - directory: the working directory of the child, or `nil` for ours.
+    ///   - environment: the complete environment of the child.
+    ///   - stdin, stdout, stderr: paths to open for the standard streams (`/dev/null` by default);
+    ///     stdout and stderr files are created or truncated.
+    ///   - extraDescriptors: descriptors of ours to place at the given numbers in the child.
+    public init(
+        executable: String,
+        arguments: [String],
+        directory: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        stdin: String = "/dev/null",
+        stdout: String = "/dev/null",
+        stderr: String = "/dev/null",
+        extraDescriptors: [(ours: Int32, theirs: Int32)] = []
+    ) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let directory {
+            guard let addChdir = Self.addChdir else { throw ChildProcessError("posix_spawn cannot change directory here") }
+            _ = addChdir(&actions, directory)
+        }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        for descriptor in extraDescriptors {
+            posix_spawn_file_actions_adddup2(&actions, descriptor.ours, descriptor.theirs)
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable] + arguments).map { strdup($0) }
+        defer { argv.forEach { free($0) } }
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") }
+        defer { envp.forEach { free($0) } }
+        var argvPointers: [UnsafeMutablePointer<CChar>?] = argv + [nil]
+        var envPointers: [UnsafeMutablePointer<CChar>?] = envp + [nil]
+        var pid: pid_t = 0
+        let result = argvPointers.withUnsafeMutableBufferPointer { a in
+            envPointers.withUnsafeMutableBufferPointer { e in
+                posix_spawn(&pid, executable, &actions, &attributes, a.baseAddress!, e.baseAddress!)
+            }
+        }
+        guard result == 0 else {
+            throw ChildProcessError("cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        processIdentifier = pid
+    }
+
+    deinit {
+        if isRunning {
+            kill(processIdentifier, SIGKILL)
+            var status: Int32 = 0
+            // SIGKILL takes effect promptly; reap without blocking a concurrency thread for long.
+            for _ in 0..<200 where waitpid(processIdentifier, &status, WNOHANG) == 0 { usleep(5_000) }
+        }
+    }
+
+    /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29+, macOS 10.15+), looked up at run time
+    /// because the Glibc module does not export it.
+    private static let addChdir: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32)? = {
+        #if canImport(Darwin)
+        let defaultHandle = UnsafeMutableRawPointer(bitPattern: -2)  // RTLD_DEFAULT
+        #else
+        let defaultHandle: UnsafeMutableRawPointer? = nil  // RTLD_DEFAULT
+        #endif
+        guard let symbol = dlsym(defaultHandle, "posix_spawn_file_actions_addchdir_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
+    }()
+
+    /// Whether the child has not exited yet (asks the kernel, reaping it once it has).
+    public var isRunning: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if status != nil { return false }
+        var raw: Int32 = 0
+        let result = waitpid(processIdentifier, &raw, WNOHANG)
+        if result == processIdentifier {
+            status = raw
+            return false
+        }
+        return result == 0
+    }
+
+    /// The exit status, or 128 + the signal number for a child killed by a signal; -1 while running.
+    public var terminationStatus: Int32 {
+        guard !isRunning else { return -1 }
+        let raw = lock.withLock { status ?? 0 }
+        let signal = raw & 0x7F
+        return signal == 0 ? (raw >> 8) & 0xFF : 128 + signal
+    }
+
+    /// Sends `signal` to the child.
+    public func send(_ signal: Int32) {
+        if isRunning { kill(processIdentifier, signal) }
+    }
+
+    /// Waits (polling, without blocking a thread) until the child exits or `timeout` seconds pass.
+    /// - Returns: whether it exited.
+    public func waitForExit(timeout: TimeInterval) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while isRunning {
+            if Date() >= deadline { return false }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+}
+
+/// A child process could not be started.
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -5,9 +5,10 @@ import RosenpassTestSupport
 import Testing
 
 /// A `rosenpass` process started by a test. Its stdout and stderr go to files in `folder`, so a
-/// test can wait for lines without pipes filling up; it is killed if still running when released.
+/// test can wait for lines without pipes filling up; it is killed if still running when released
+/// (``ChildProcess`` does the spawning and reaping).
 final class RosenpassProcess: @unchecked Sendable {
-    let process = Process()
+    let process: ChildProcess
     let stdoutPath: String
     let stderrPath: String
     let name: String
@@ -17,25 +18,12 @@ final class RosenpassProcess: @unchecked Sendable {
         self.name = name
         stdoutPath = directory + "/\(name).stdout"
         stderrPath = directory + "/\(name).stderr"
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = BuiltProducts.executable("rosenpass")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "RUST_LOG")
         env.merge(environment) { $1 }
-        process.environment = env
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
-    }
-
-    deinit {
-        // Never wait here: a deinit can run on a Swift concurrency thread, and blocking those
-        // starves every other test. Foundation reaps the child.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process = try ChildProcess(
+            executable: BuiltProducts.executable("rosenpass").path, arguments: arguments, directory: directory,
+            environment: env, stdout: stdoutPath, stderr: stderrPath)
     }
 
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
@@ -58,19 +46,19 @@ final class RosenpassProcess: @unchecked Sendable {
 
     /// Sends `signal` and waits for the exit status.
     func stop(_ signal: Int32 = SIGTERM, timeout: TimeInterval = 20) async throws -> Int32 {
-        kill(process.processIdentifier, signal)
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        guard !process.isRunning else { throw ProcessFailure("\(name) did not exit within \(Int(timeout)) s of signal \(signal)") }
+        process.send(signal)
+        guard try await process.waitForExit(timeout: timeout) else {
+            throw ProcessFailure("\(name) did not exit within \(Int(timeout)) s of signal \(signal); stderr:\n\(stderr)")
+        }
         return process.terminationStatus
     }
 
     /// Runs `rosenpass arguments…` to completion.
     static func run(_ arguments: [String], directory: String, timeout: TimeInterval = 120) async throws -> (status: Int32, stdout: String, stderr: String) {
         let child = try RosenpassProcess(arguments, name: "run-\(UUID().uuidString.prefix(8))", directory: directory)
-        let deadline = Date().addingTimeInterval(timeout)
-        while child.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        guard !child.process.isRunning else { throw ProcessFailure("rosenpass \(arguments) did not finish within \(Int(timeout)) s") }
+        guard try await child.process.waitForExit(timeout: timeout) else {
+            throw ProcessFailure("rosenpass \(arguments) did not finish within \(Int(timeout)) s")
+        }
         return (child.process.terminationStatus, child.stdout, child.stderr)
     }
 }
