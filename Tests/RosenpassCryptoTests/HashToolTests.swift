@@ -8,11 +8,7 @@ import RosenpassTestSupport
 import Testing
 
 /// The outcome of one run of a command-line tool.
-struct ToolRun {
-    let status: Int32
-    let standardOutput: String
-    let standardError: String
-}
+typealias ToolRun = ChildProcess.Run
 
 /// Runs `rosenpass-crypto` with `arguments`, feeding `input` on standard input.
 func runRosenpassCrypto(_ arguments: [String], input: [UInt8] = [], sourceLocation: SourceLocation = #_sourceLocation) throws -> ToolRun {
@@ -26,27 +22,7 @@ func runRosenpassCrypto(_ arguments: [String], input: [UInt8] = [], sourceLocati
             """, sourceLocation: sourceLocation)
         throw FixtureError("rosenpass-crypto missing")
     }
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    // Write and read concurrently so that large inputs or outputs cannot dead-lock on full pipes.
-    let writer = Thread {
-        stdin.fileHandleForWriting.write(Data(input))
-        try? stdin.fileHandleForWriting.close()
-    }
-    writer.start()
-    let outputData = stdout.fileHandleForReading.readDataToEndOfFile()
-    let errorData = stderr.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ToolRun(
-        status: process.terminationStatus,
-        standardOutput: String(decoding: outputData, as: UTF8.self),
-        standardError: String(decoding: errorData, as: UTF8.self))
+    return try ChildProcess.run(executable: executable.path, arguments: arguments, input: input)
 }
 
 @Suite("rosenpass-crypto hash")

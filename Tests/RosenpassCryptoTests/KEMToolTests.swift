@@ -44,11 +44,7 @@ struct KEMToolTests {
     ]
 
     /// The outcome of one run of the tool.
-    struct Run {
-        let status: Int32
-        let standardOutput: String
-        let standardError: String
-    }
+    typealias Run = ChildProcess.Run
 
     /// Runs `rosenpass-crypto` with `arguments` and waits for it.
     static func run(_ arguments: [String]) throws -> Run {
@@ -56,23 +52,7 @@ struct KEMToolTests {
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw ToolMissing(path: executable.path)
         }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // The outputs are small; read them to the end, then reap the process.
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus,
-            standardOutput: String(decoding: outputData, as: UTF8.self),
-            standardError: String(decoding: errorData, as: UTF8.self))
+        return try ChildProcess.run(executable: executable.path, arguments: arguments)
     }
 
     struct ToolMissing: Error, CustomStringConvertible {

@@ -216,6 +216,36 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
+extension ChildProcess {
+    /// What a finished run of a command printed, and how it ended.
+    public struct Run: Sendable {
+        public let status: Int32
+        public let standardOutput: String
+        public let standardError: String
+    }
+
+    /// Runs `executable arguments…` to completion with `input` on standard input.
+    ///
+    /// The streams go through temporary files, so large inputs or outputs cannot dead-lock on pipes.
+    public static func run(executable: String, arguments: [String], input: [UInt8] = [], timeout: TimeInterval = 120) throws -> Run {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let stdin = folder.appendingPathComponent("stdin").path
+        let stdout = folder.appendingPathComponent("stdout").path
+        let stderr = folder.appendingPathComponent("stderr").path
+        try Data(input).write(to: URL(fileURLWithPath: stdin))
+        let child = try ChildProcess(executable: executable, arguments: arguments, stdin: stdin, stdout: stdout, stderr: stderr)
+        let deadline = Date().addingTimeInterval(timeout)
+        while child.isRunning {
+            guard Date() < deadline else { throw ChildProcessError("\(executable) \(arguments) did not finish within \(Int(timeout)) s") }
+            usleep(2_000)
+        }
+        func text(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+        return Run(status: child.terminationStatus, standardOutput: text(stdout), standardError: text(stderr))
+    }
+}
+
 /// A child process could not be started.
 public struct ChildProcessError: Error, CustomStringConvertible {
     public let description: String
