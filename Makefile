@@ -26,7 +26,8 @@ unit-test: build
 integration-test: build deps
 	IntegrationTests/run-all.sh
 
-test: unit-test integration-test
+# deps first: the build picks up valgrind's headers for `rosenpass-crypto ct-check` when they are there.
+test: deps unit-test integration-test
 
 deps:
 	@scripts/install-test-dependencies.sh

@@ -128,7 +128,11 @@ struct BenchCommand: ParsableCommand {
 }
 
 /// Keeps the optimizer from removing a computation whose result is otherwise unused.
+///
+/// `@_optimize(none)` keeps the optimizer from looking into the body: without it, it sees that the
+/// argument is unused and may delete the computation that produced it.
 @inline(never)
+@_optimize(none)
 func blackHole<T>(_ value: T) {
     withExtendedLifetime(value) {}
 }
