@@ -84,21 +84,25 @@ struct ServerPair {
         var loadPolicy = LoadPolicy.standard
     }
 
-    init(a sideA: Side = Side(), b sideB: Side = Side()) throws {
-        a = try CryptoServer(
-            secretKey: TestKeys.a.secretKey, publicKey: TestKeys.a.publicKey, kems: StandardKEMs(),
-            loadPolicy: sideA.loadPolicy, entropy: &entropyA)
-        b = try CryptoServer(
-            secretKey: TestKeys.b.secretKey, publicKey: TestKeys.b.publicKey, kems: CountingKEMs(counter: counterB),
-            loadPolicy: sideB.loadPolicy, entropy: &entropyB)
-        try a.addPeer(
+    /// Server A with key pair a and server B with key pair b, or the other way round with `swapKeys`
+    /// (which turns the simultaneous-initiation rank of A and B around).
+    init(a sideA: Side = Side(), b sideB: Side = Side(), swapKeys: Bool = false) throws {
+        let (keysA, keysB) = swapKeys ? (TestKeys.b, TestKeys.a) : (TestKeys.a, TestKeys.b)
+        a = try Self.server(keys: keysA, peer: keysB, side: sideA, kems: StandardKEMs(), entropy: &entropyA)
+        b = try Self.server(keys: keysB, peer: keysA, side: sideB, kems: CountingKEMs(counter: counterB), entropy: &entropyB)
+    }
+
+    /// A server for `keys` with one peer, `peer`, configured as `side` says.
+    static func server(
+        keys: TestKeys.Pair, peer: TestKeys.Pair, side: Side, kems: some KEMSuite, entropy: inout CountingEntropy
+    ) throws -> CryptoServer {
+        var server = try CryptoServer(
+            secretKey: keys.secretKey, publicKey: keys.publicKey, kems: kems, loadPolicy: side.loadPolicy, entropy: &entropy)
+        try server.addPeer(
             PeerConfiguration(
-                publicKey: TestKeys.b.publicKey, presharedKey: sideA.psk.map { SecretBytes($0) }, version: sideA.version,
-                outputKeySeparator: sideA.separator, initiatorVariant: sideA.initiatorVariant, initiates: sideA.initiates))
-        try b.addPeer(
-            PeerConfiguration(
-                publicKey: TestKeys.a.publicKey, presharedKey: sideB.psk.map { SecretBytes($0) }, version: sideB.version,
-                outputKeySeparator: sideB.separator, initiatorVariant: sideB.initiatorVariant, initiates: sideB.initiates))
+                publicKey: peer.publicKey, presharedKey: side.psk.map { SecretBytes($0) }, version: side.version,
+                outputKeySeparator: side.separator, initiatorVariant: side.initiatorVariant, initiates: side.initiates))
+        return server
     }
 
     /// A datagram from A handled by B.

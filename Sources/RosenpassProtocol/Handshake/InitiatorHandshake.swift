@@ -22,6 +22,10 @@ struct InitiatorHandshake: Equatable, Sendable {
     /// The cookie value that fills the envelope cookie field: random at first, then from a CookieReply.
     var cookieValue: Secret
     var cookieValueReceivedAt: Seconds
+    /// When we first declined the peer's rival InitConf while awaiting our EmptyData; our InitConf
+    /// must be acknowledged within ``TimerConstants/rivalDeclineTimeout`` of it, or we start over
+    /// (`Peer-SimultaneousInitiation.swift`).
+    var rivalDeclinedAt: Seconds?
 
     /// When the handshake is given up.
     var expiresAt: Seconds { createdAt + TimerConstants.rejectAfterTime }

@@ -106,6 +106,7 @@ extension CryptoServer {
     }
 
     /// EmptyData (`protocol.md` §4.6): the responder acknowledged our InitConf; stop retransmitting.
+    /// The session remembers our biscuit counter at this point (``Session/rivalHorizon``).
     mutating func handleEmptyData(_ message: EmptyData) throws(ProtocolError) -> HandleOutcome {
         guard let index = state.sessionIndex[message.sid], let handshake = state.peers[index].handshake,
             handshake.sidi == message.sid
@@ -126,8 +127,10 @@ extension CryptoServer {
         guard Session.verifyAcknowledgement(tag: message.auth, key: session.txkt, counter: message.counter) else {
             throw .authenticationFailed("EmptyData tag does not verify")
         }
+        let horizon = state.biscuitCounter  // the first biscuit issued after the peer took our session
         updatePeer(index) { peer in
             peer.session?.txnt = message.counter  // only after the tag verified (§9)
+            peer.session?.rivalHorizon = horizon
             peer.handshake = nil
         }
         return HandleOutcome(peer: PeerHandle(index: index))

@@ -151,7 +151,9 @@ extension CryptoServer {
 
     // MARK: InitConf
 
-    /// InitConf: answered from the response cache, or ICR1–ICR7 then EmptyData.
+    /// InitConf: answered from the response cache, or ICR1–ICR7 then EmptyData. A rival InitConf of
+    /// a simultaneous initiation that we outrank is acknowledged without taking its session
+    /// (`Peer-SimultaneousInitiation.swift`).
     mutating func handleInitConf(
         _ message: InitConf, now: Seconds, entropy: inout some HandshakeEntropy
     ) throws(ProtocolError) -> HandleOutcome {
@@ -211,18 +213,36 @@ extension CryptoServer {
         var emptyData = EmptyData.encode(
             sid: message.sidi, counter: counter, auth: Session.acknowledgementTag(key: session.txkm, counter: counter))
         Envelope.sealMAC(&emptyData, macKey: peer.digests.macKey, version: version)
-        let outputKey = session.outputKey(separator: peer.compressedSeparator, version: version)
         let cached = CachedResponse(receivedAt: now, initConfKey: message.cacheKey, emptyData: emptyData)
 
         if let old = peer.cachedResponse { state.responseCacheIndex[old.initConfKey] = nil }
         state.responseCacheIndex[cached.initConfKey] = index
+        let handle = PeerHandle(index: index)
+        if peer.declinesRivalInitConf(biscuit: contents.number) {
+            // Simultaneous initiation, and we outrank the peer and committed to our own handshake:
+            // acknowledge, spend the biscuit and cache the answer, but keep our session and handshake
+            // (`Peer-SimultaneousInitiation.swift`).
+            updatePeer(index) { peer in
+                peer.biscuitUsed = contents.number  // ICR6
+                peer.cachedResponse = cached
+                switch peer.handshake?.stage {
+                case .awaitingEmptyData:
+                    if peer.handshake?.rivalDeclinedAt == nil { peer.handshake?.rivalDeclinedAt = now }
+                case nil:
+                    peer.initiationRequested = true  // declined by the horizon: confirm with a new handshake
+                case .awaitingRespHello:
+                    break  // that handshake, once done, replaces both ends' sessions
+                }
+            }
+            return HandleOutcome(reply: emptyData, peer: handle)
+        }
+        let outputKey = session.outputKey(separator: peer.compressedSeparator, version: version)
         updatePeer(index) { peer in
             peer.biscuitUsed = contents.number  // ICR6
             peer.session = session
             peer.handshake = nil  // finishing as responder stops our own initiation
             peer.cachedResponse = cached
         }
-        let handle = PeerHandle(index: index)
         return HandleOutcome(reply: emptyData, events: [.keyExchanged(peer: handle, outputKey: outputKey)], peer: handle)
     }
 }

@@ -2,7 +2,9 @@
 
 extension CryptoServer {
     /// Runs every timer that is due at `now`, in the order of `protocol.md` §5.2, per peer:
-    /// give up a handshake 180 s after it began; delete a session 180 s after it began (event
+    /// give up a handshake 180 s after it began, or 10 s after we declined the peer's rival InitConf
+    /// while our own InitConf is still unacknowledged (then start a new one at once,
+    /// `Peer-SimultaneousInitiation.swift`); delete a session 180 s after it began (event
     /// ``ServerEvent/keyStale(peer:)``); start a new handshake when there is no session or it is
     /// due for rekeying (120 s as responder, 130 s as initiator) and no handshake is open;
     /// retransmit the stored InitHello or InitConf on its schedule; drop a cached InitConf response
@@ -19,6 +21,13 @@ extension CryptoServer {
                 var expiredCacheKey: [UInt8]?
                 if let handshake = peer.handshake, reached(handshake.expiresAt, now) {
                     peer.handshake = nil
+                }
+                if let declinedAt = peer.handshake?.rivalDeclinedAt,
+                    reached(declinedAt + TimerConstants.rivalDeclineTimeout, now)
+                {
+                    // Our InitConf went unacknowledged after we declined the peer's: start over.
+                    peer.handshake = nil
+                    peer.initiationRequested = true
                 }
                 if let session = peer.session, reached(session.createdAt + TimerConstants.rejectAfterTime, now) {
                     peer.session = nil
@@ -61,6 +70,9 @@ extension CryptoServer {
         for peer in state.peers {
             if let handshake = peer.handshake {
                 next = min(next, handshake.expiresAt, handshake.schedule.retryAt)
+                if let declinedAt = handshake.rivalDeclinedAt {
+                    next = min(next, declinedAt + TimerConstants.rivalDeclineTimeout)
+                }
             }
             if let session = peer.session {
                 next = min(next, session.createdAt + TimerConstants.rejectAfterTime)

@@ -97,7 +97,8 @@ public struct CryptoServer: Sendable {
             digests: digests,
             ourPeerID: keys.digests(version).peerID,
             cookieKey: Secret(copying: DomainConstants.cookies.cookieKey.adding(configuration.publicKey).value),
-            initiates: configuration.initiates)
+            initiates: configuration.initiates,
+            outranksPeer: Peer.outranks(ours: keys.digests(version).peerID, theirs: digests.peerID))
         state.peers.append(peer)
         let handle = PeerHandle(index: state.peers.count - 1)
         state.peerIDIndex[digests.peerID] = handle.index

@@ -19,6 +19,10 @@ struct Peer: Equatable, Sendable {
     let cookieKey: Secret
 
     var initiates: Bool
+    /// Whether our peer id is greater than the peer's: the tie-break for simultaneous initiation,
+    /// computed once by ``CryptoServer/addPeer(_:)`` (`Peer-SimultaneousInitiation.swift`). Tests set
+    /// it to `false` to model a reference node, which never declines an InitConf.
+    var outranksPeer: Bool
     /// The highest biscuit number accepted from this peer (starts at 0).
     var biscuitUsed = BiscuitNumber.zero
     var session: Session?

@@ -27,6 +27,10 @@ public enum TimerConstants {
     public static let eventGrace: Seconds = 0.0025
     /// The InitConf response cache keeps an entry for this long.
     public static let responseCacheLifetime: Seconds = 120
+    /// After we declined the peer's rival InitConf (simultaneous initiation), our own InitConf must be
+    /// acknowledged within this long, or we give our handshake up and start a new one. Not in the
+    /// reference, which never declines; see `Peer-SimultaneousInitiation.swift`.
+    public static let rivalDeclineTimeout: Seconds = 10
     /// "Sleep forever": the longest wait ``CryptoServer/poll(now:entropy:)`` returns.
     public static let unending: Seconds = 28_800
     /// The time stamp of something that never happened.

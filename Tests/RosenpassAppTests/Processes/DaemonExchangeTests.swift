@@ -243,12 +243,6 @@ struct DaemonExchangeTests {
         _ = try await client.stop()
     }
 
-    /// Both sides initiating at once can finish two handshakes, installed in opposite orders on the
-    /// two sides, leaving each with the other's key until the next rekey (the reference behaves the
-    /// same; `components.md` §9 item 16 asks a port to agree strictly). This is the protocol core's
-    /// to resolve; until it does, the tests where both sides have endpoints record it as a known issue.
-    static let simultaneousInitiation: Comment = "both sides initiated at once and installed the two sessions in opposite orders (protocol core)"
-
     @Test("boot race: both sides agree on the key", arguments: [0, 1, 2])
     func bootRace_bothSidesAgree(_ delay: Int) async throws {
         // components.md §9 item 16: start A, wait 0, 1 or 2 s, start B; both have endpoints.
@@ -260,9 +254,9 @@ struct DaemonExchangeTests {
         _ = try await b.waitForLines(1, timeout: 60)
         try await Task.sleep(for: .seconds(3))
         expectWellFormedKey(pair.a.key())
-        withKnownIssue(Self.simultaneousInitiation, isIntermittent: true) {
-            #expect(pair.a.key() == pair.b.key())
-        }
+        // Both sides initiate at about the same time; the protocol core's tie-break
+        // (RosenpassProtocol, Peer-SimultaneousInitiation.swift) must leave them with one key.
+        #expect(pair.a.key() == pair.b.key())
         #expect(try await a.stop() == 0)
         #expect(try await b.stop() == 0)
     }
@@ -302,9 +296,7 @@ struct DaemonExchangeTests {
         let aKey = try String(contentsOfFile: pair.folder.file("peer-a-rp-out-key"), encoding: .utf8)
         let bKey = try String(contentsOfFile: pair.folder.file("peer-b-rp-out-key"), encoding: .utf8)
         expectWellFormedKey(aKey)
-        withKnownIssue(DaemonExchangeTests.simultaneousInitiation, isIntermittent: true) {
-            #expect(aKey == bKey)
-        }
+        #expect(aKey == bKey)
         #expect(a.stderr.isEmpty, "Quiet: nothing on stderr, got \(a.stderr)")
         _ = try await a.stop()
         _ = try await b.stop()
