@@ -67,12 +67,12 @@ link_start() {
     link_device_pid=$last_pid
 }
 
-# The link goes away on both ends (both services stopped, as when either host reboots): the device's
-# socket disappears, open connections break.
-link_cut() {
-    kill_tree "$link_local_pid"
-    kill_tree "$link_device_pid"
-}
+# The local peer's end stops (its service, or the host): the device's socket stays, but every
+# connection to it is dropped at once, since the TLS connection behind it fails.
+link_cut_local() { kill_tree "$link_local_pid"; }
+# The device's end stops as well: its broker socket disappears.
+link_cut_device() { kill_tree "$link_device_pid"; }
+link_cut() { link_cut_local; link_cut_device; }
 link_restore() { link_start; }
 
 # Talks the broker protocol to the local peer over TLS from the device, as root, with the given

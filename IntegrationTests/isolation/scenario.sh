@@ -297,13 +297,24 @@ tls)
     # Cut the link across a rekey (within the max key age): the key exchanged meanwhile must reach the
     # local peer within seconds of the link's return, and nothing may fail closed while keys arrive.
     [ $(( $(now) - t1 )) -ge 100 ] || pause $(( 100 - ($(now) - t1) ))
-    log "stopping both ends of the link across the next rekey"
-    link_cut
-    wait_for "[ ! -e '$link_socket' ]" 5 || fail "the device's broker socket outlived its link"
+    log "stopping the local peer's end of the link across the next rekey (the device's socket leads nowhere)"
+    connects_before=$(grep -c "connected to the PSK broker" "$logs/D-daemon.log")
+    cut_at=$(now)
+    link_cut_local
     wait_for "keys_rekeyed '$k1'" $(( t1 + 145 - $(now) )) || fail "no rekey within 145 s of the first key"
     k2=$k_out
     log "rekeyed after $(( $(now) - t1 )) s while the link is down"
     [ "$(wg_psk L wgl "$r_pub")" = "$k1" ] || fail "the local peer's PSK changed while the link was down"
+    # Each connection is accepted and dropped at once: the daemon must back off (up to 5 s between
+    # tries), not reconnect in a tight loop.
+    pause 5
+    cut_seconds=$(( $(now) - cut_at ))
+    connects=$(( $(grep -c "connected to the PSK broker" "$logs/D-daemon.log") - connects_before ))
+    log "the daemon connected $connects times in $cut_seconds s to a socket that leads nowhere"
+    [ "$connects" -le $(( cut_seconds / 2 + 6 )) ] || fail "the daemon reconnected $connects times in $cut_seconds s: no back-off"
+    log "stopping the device's end too: its broker socket disappears"
+    link_cut_device
+    wait_for "[ ! -e '$link_socket' ]" 5 || fail "the device's broker socket outlived its link"
     pause 3
     kill -0 "$daemon_pid" 2>/dev/null || fail "the device's daemon died without its broker"
     link_restore

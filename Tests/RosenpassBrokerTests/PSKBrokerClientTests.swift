@@ -100,7 +100,8 @@ import Testing
         let server = FakeBrokerServer(path: path)
         try server.start()
         defer { server.stop() }
-        #expect(eventually { server.received.map(\.psk) == [Frames.key(5)] })
+        #expect(eventually { server.received.map(\.psk) == [Frames.key(5)] },
+                "received \(server.received.count) keys over \(server.connections) connections; events \(events.events)")
     }
 
     @Test func inheritedDescriptor_talksOverASocketPair_andReportsWhenItIsGone() throws {
@@ -118,6 +119,48 @@ import Testing
         #expect(eventually { events.events.contains { if case .unrecoverable = $0 { return true } else { return false } } })
     }
 
+    /// A forwarded broker socket whose far end is missing (an SSH or socat link up while the local
+    /// peer's broker is down) accepts every connection and closes it at once. The client must back
+    /// off as for a refused connection, not reconnect in a tight loop; once the broker answers again
+    /// the key is delivered.
+    @Test func connectionsClosedAtOnce_backOff_andTheKeyIsDeliveredWhenTheBrokerAnswers() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/broker.sock"
+        let listener = try UnixSocket.listen(path: path, mode: 0o600, gid: nil)
+        let accepted = Counter()
+        let acceptorDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { acceptorDone.signal() }
+            while true {
+                let fd = accept(listener, nil, nil)
+                if fd < 0 { if errno == EINTR { continue } else { return } }
+                accepted.increment()
+                close(fd)
+            }
+        }
+        let events = EventLog()
+        let client = try makeClient(.socketPath(path), events: events)  // back-off 0.02 s doubling to 0.2 s
+        try client.start()
+        defer { client.shutdown() }
+        try client.setPresharedKey(Frames.psk(4), peer: Frames.peer(4), interface: "wg0")
+        usleep(1_500_000)
+        // Backing off: 0.02 + 0.04 + 0.08 + 0.16, then every 0.2 s, is about ten connections in
+        // 1.5 s; reconnecting at the initial back-off every time would be dozens.
+        let attempts = accepted.value
+        #expect(attempts >= 3 && attempts <= 16, "\(attempts) connections in 1.5 s")
+        #expect(client.state(peer: Frames.peer(4), interface: "wg0") == .pending)
+
+        Glibc.shutdown(listener, Int32(SHUT_RDWR))
+        _ = acceptorDone.wait(timeout: .now() + 10)
+        close(listener)
+        unlink(path)
+        let server = FakeBrokerServer(path: path)
+        try server.start()
+        defer { server.stop() }
+        #expect(eventually { client.state(peer: Frames.peer(4), interface: "wg0") == .delivered })
+        #expect(server.received.map(\.psk) == [Frames.key(4)])
+    }
+
     @Test func malformedResponse_dropsTheConnection_andTheKeyIsResent() throws {
         let (ours, theirs) = try POSIX.socketPair()
         let events = EventLog()
@@ -131,4 +174,12 @@ import Testing
         #expect(client.state(peer: Frames.peer(8), interface: "wg0") == .pending)
         close(ours)
     }
+}
+
+/// A thread-safe counter.
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
 }

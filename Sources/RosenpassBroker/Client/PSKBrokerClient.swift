@@ -73,7 +73,9 @@ public enum PSKBrokerClientEvent: Sendable, Equatable {
 /// * retries a key the broker answered with an error after a back-off (1 s doubling to 60 s), until it
 ///   is delivered or replaced by a newer key; only the newest key of a peer is ever sent;
 /// * on a broken connection, a response timeout or a malformed response, closes the connection and
-///   reconnects with back-off (`initialBackoff` doubling to `maximumBackoff`).
+///   reconnects with back-off (`initialBackoff` doubling to `maximumBackoff`; it starts over once the
+///   broker has answered, so a link that accepts connections and drops them is not retried in a
+///   tight loop).
 ///
 /// Keys are held as ``PresharedKey`` (zeroed when replaced or released) and frames are built in
 /// buffers that are zeroed after sending. Nothing here logs a key.
@@ -293,7 +295,9 @@ public final class PSKBrokerClient: @unchecked Sendable {
             }
             return
         }
-        backoff = options.initialBackoff
+        // The back-off starts over only once the broker has answered (receive()): a forwarded socket
+        // whose far end is missing (an SSH or socat link up while the broker is down) accepts every
+        // connection and closes it at once, and must not be retried in a tight loop.
         decoder.reset()
         inFlight = nil
         lock.withLock {
@@ -422,6 +426,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
                 return
             }
             inFlight = nil
+            backoff = options.initialBackoff
             handle(response.returnCode, for: sent)
             sendNext(now: POSIX.monotonicNow())
         }
