@@ -5,7 +5,8 @@
 #
 #   alice: rp verbose exchange alice.private dev rp-alice ip 10.78.0.1/32 listen 192.168.78.1:9999 \
 #              peer bob.public allowed-ips 10.78.0.2/32,fd78::2/128
-#   bob:   rp exchange bob.private dev rp-bob ip 10.78.0.2/32 \
+#   bob:   rp exchange-config bob.toml, the same as
+#          rp exchange bob.private dev rp-bob ip 10.78.0.2/32 \
 #              peer alice.public endpoint 192.168.78.1:9999 persistent-keepalive 5 allowed-ips 10.78.0.1,fd78::1
 #
 # This host's kernel may have no WireGuard; then rp starts wireguard-go itself (the fallback), and
@@ -70,6 +71,11 @@ status=0; "$rp" exchange "$work/missing" 2> "$work/missing.err" || status=$?
 grep -q "$work/missing" "$work/missing.err" || fail "rp exchange <missing folder> does not name it: $(cat "$work/missing.err")"
 status=0; "$rp" exchange-config "$work/missing.toml" 2> "$work/missing.err" || status=$?
 [ $status -eq 1 ] || fail "rp exchange-config <missing file> exited $status"
+status=0; "$rp" exchange-config / 2> "$work/dir.err" || status=$?
+[ $status -eq 1 ] && grep -q 'Is a directory (os error 21)' "$work/dir.err" || fail "rp exchange-config /: $(cat "$work/dir.err")"
+printf 'verbose = true\nprivate_keys_dir = "k"\npeers = []\nlisten_port = 1\n' > "$work/bad.toml"
+status=0; "$rp" exchange-config "$work/bad.toml" 2> "$work/bad.err" || status=$?
+[ $status -eq 1 ] && grep -qF "$work/bad.toml:4: unknown key 'listen_port'" "$work/bad.err" || fail "an unknown key was not refused: $(cat "$work/bad.err")"
 status=0; "$rp" exchange "$work/x" listen 192.0.2.1:65535 2> "$work/port.err" || status=$?
 [ $status -eq 1 ] && grep -q 65535 "$work/port.err" || fail "listen port 65535 was not refused: $(cat "$work/port.err")"
 
@@ -116,9 +122,20 @@ ip netns exec "${ns[alice]}" "$rp" verbose exchange "$work/alice.private" dev rp
     > "$work/alice.out" 2> "$work/alice.log" &
 pid[alice]=$!
 started_pids+=("${pid[alice]}")
-ip netns exec "${ns[bob]}" "$rp" exchange "$work/bob.private" dev rp-bob ip 10.78.0.2/32 \
-    peer "$work/alice.public" endpoint 192.168.78.1:9999 persistent-keepalive 5 allowed-ips 10.78.0.1,fd78::1 \
-    > "$work/bob.out" 2> "$work/bob.log" &
+# Bob's side is the same as a configuration file: `rp exchange-config` (§8.4).
+cat > "$work/bob.toml" << EOF
+verbose = false
+private_keys_dir = "$work/bob.private"
+dev = "rp-bob"
+ip = "10.78.0.2/32"
+
+[[peers]]
+public_keys_dir = "$work/alice.public"
+endpoint = "192.168.78.1:9999"
+persistent_keepalive = 5
+allowed_ips = "10.78.0.1,fd78::1"
+EOF
+ip netns exec "${ns[bob]}" "$rp" exchange-config "$work/bob.toml" > "$work/bob.out" 2> "$work/bob.log" &
 pid[bob]=$!
 started_pids+=("${pid[bob]}")
 

@@ -62,7 +62,7 @@ public enum RPExchange {
             broker.finish()
             throw error
         }
-        let port = setup.wireGuard.listenPort.map { "WireGuard port \($0)" } ?? "WireGuard port chosen by the kernel"
+        let port = setup.wireGuard.listenPort.map { "WireGuard port \($0)" } ?? "WireGuard on a port of its own choosing"
         note("rp: \(plan.device) is up with \(interface.implementationDescription); \(port), Rosenpass on \(daemon.localAddresses.map(\.description).joined(separator: ", "))")
 
         var failure: AppError?

@@ -36,6 +36,7 @@ enum RTNetlink {
     static let tableMain: UInt8 = 254  // RT_TABLE_MAIN
     static let protocolBoot: UInt8 = 3  // RTPROT_BOOT, what `ip route` uses
     static let scopeLink: UInt8 = 253  // RT_SCOPE_LINK
+    static let scopeUniverse: UInt8 = 0  // RT_SCOPE_UNIVERSE
     static let typeUnicast: UInt8 = 1  // RTN_UNICAST
 
     /// `struct ifinfomsg`: family, padding, type, index, flags, change (16 bytes).
@@ -141,8 +142,10 @@ final class RouteNetlink {
 
     static func replaceRouteMessage(_ prefix: IPPrefix, index: Int32, sequence: UInt32) -> NetlinkMessageBuilder {
         // struct rtmsg: family, destination length, source length, tos, table, protocol, scope, type, flags.
+        // The scope is what `ip route` picks for a route without gateway: link for IPv4, universe for IPv6.
+        let scope = prefix.family == AF_INET6 ? RTNetlink.scopeUniverse : RTNetlink.scopeLink
         let header: [UInt8] = [
-            UInt8(prefix.family), prefix.length, 0, 0, RTNetlink.tableMain, RTNetlink.protocolBoot, RTNetlink.scopeLink,
+            UInt8(prefix.family), prefix.length, 0, 0, RTNetlink.tableMain, RTNetlink.protocolBoot, scope,
             RTNetlink.typeUnicast, 0, 0, 0, 0,
         ]
         let message = NetlinkMessageBuilder(
