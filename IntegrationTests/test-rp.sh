@@ -72,12 +72,12 @@ grep -q "$work/missing" "$work/missing.err" || fail "rp exchange <missing folder
 status=0; "$rp" exchange-config "$work/missing.toml" 2> "$work/missing.err" || status=$?
 [ $status -eq 1 ] || fail "rp exchange-config <missing file> exited $status"
 status=0; "$rp" exchange-config / 2> "$work/dir.err" || status=$?
-[ $status -eq 1 ] && grep -q 'Is a directory (os error 21)' "$work/dir.err" || fail "rp exchange-config /: $(cat "$work/dir.err")"
+if [ $status -ne 1 ] || ! grep -q 'Is a directory (os error 21)' "$work/dir.err"; then fail "rp exchange-config /: $(cat "$work/dir.err")"; fi
 printf 'verbose = true\nprivate_keys_dir = "k"\npeers = []\nlisten_port = 1\n' > "$work/bad.toml"
 status=0; "$rp" exchange-config "$work/bad.toml" 2> "$work/bad.err" || status=$?
-[ $status -eq 1 ] && grep -qF "$work/bad.toml:4: unknown key 'listen_port'" "$work/bad.err" || fail "an unknown key was not refused: $(cat "$work/bad.err")"
+if [ $status -ne 1 ] || ! grep -qF "$work/bad.toml:4: unknown key 'listen_port'" "$work/bad.err"; then fail "an unknown key was not refused: $(cat "$work/bad.err")"; fi
 status=0; "$rp" exchange "$work/x" listen 192.0.2.1:65535 2> "$work/port.err" || status=$?
-[ $status -eq 1 ] && grep -q 65535 "$work/port.err" || fail "listen port 65535 was not refused: $(cat "$work/port.err")"
+if [ $status -ne 1 ] || ! grep -q 65535 "$work/port.err"; then fail "listen port 65535 was not refused: $(cat "$work/port.err")"; fi
 
 # --- keys (§8.2) ----------------------------------------------------------------------------------
 log "rp genkey / rp pubkey"
@@ -102,11 +102,14 @@ status=0; "$rp" pubkey "$work/alice.private" "$work/alice.public" 2> /dev/null |
 log "namespaces"
 ns[alice]=rp-alice-$$
 ns[bob]=rp-bob-$$
-dev[alice]=rp-alice
-dev[bob]=rp-bob
+dev[alice]="rp-alice"
+dev[bob]="rp-bob"
 for host in alice bob; do
     ip netns add "${ns[$host]}"
     on_exit "ip netns delete '${ns[$host]}'"
+    # On failure: whatever of ours still runs in the namespace (rp got SIGTERM first and normally
+    # stops its wireguard-go itself).
+    on_exit "sleep 0.5; ip netns pids '${ns[$host]}' | xargs -r kill -KILL"
     ip -n "${ns[$host]}" link set lo up
 done
 ip -n "${ns[alice]}" link add veth0 type veth peer name veth0 netns "${ns[bob]}"

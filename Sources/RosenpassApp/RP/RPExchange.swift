@@ -62,14 +62,14 @@ public enum RPExchange {
             broker.finish()
             throw error
         }
-        let port = setup.wireGuard.listenPort.map { "WireGuard port \($0)" } ?? "WireGuard on a port of its own choosing"
-        note("rp: \(plan.device) is up with \(interface.implementationDescription); \(port), Rosenpass on \(daemon.localAddresses.map(\.description).joined(separator: ", "))")
-
         var failure: AppError?
         do throws(AppError) {
             if let address = plan.address { try interface.addAddress(address) }
             for peer in plan.peers { try interface.addRoutes(peer.allowedIPs) }
             try broker.start(backend: interface.makeBackend(), policy: setup.policy, logger: logger)
+            // Said once the interface is complete (address and routes too), so scripts can wait for it.
+            let port = setup.wireGuard.listenPort.map { "WireGuard port \($0)" } ?? "WireGuard on a port of its own choosing"
+            note("rp: \(plan.device) is up with \(interface.implementationDescription); \(port), Rosenpass on \(daemon.localAddresses.map(\.description).joined(separator: ", "))")
             if case .userspace(let process, _) = interface.implementation {
                 process.onUnexpectedExit = { description in
                     logger.error("\(description) while rp was running; stopping")
