@@ -62,6 +62,8 @@ let package = Package(
                 "RosenpassProtocol",
                 "RosenpassBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // X25519 for `rp pubkey` (the WireGuard public key of `wgsk`).
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "TOMLKit", package: "TOMLKit"),

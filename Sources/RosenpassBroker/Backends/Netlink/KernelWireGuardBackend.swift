@@ -12,15 +12,18 @@ private struct NetlinkAddress {
     var nl_groups: UInt32 = 0
 }
 
-/// A generic netlink socket that sends one request at a time and collects its answer.
-final class GenericNetlinkSocket {
-    let fd: Int32
+/// A netlink socket (generic netlink unless told otherwise) that sends one request at a time and
+/// collects its answer. Package-visible so that `rp` (RosenpassApp) can use it for rtnetlink too.
+package final class GenericNetlinkSocket {
+    package let fd: Int32
     private var sequence: UInt32 = UInt32(truncatingIfNeeded: time(nil))
     private var receiveBuffer: UnsafeMutableRawBufferPointer
 
-    init() throws {
-        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 16 /* NETLINK_GENERIC */)
-        guard fd >= 0 else { throw BrokerError.system("socket(AF_NETLINK)", "generic netlink", errno: errno) }
+    /// Opens and binds the socket.
+    /// - Parameter netlinkProtocol: `NETLINK_GENERIC` (16) by default, `NETLINK_ROUTE` (0) for rtnetlink.
+    package init(netlinkProtocol: Int32 = 16 /* NETLINK_GENERIC */) throws {
+        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), netlinkProtocol)
+        guard fd >= 0 else { throw BrokerError.system("socket(AF_NETLINK)", "netlink protocol \(netlinkProtocol)", errno: errno) }
         var address = NetlinkAddress()
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -44,7 +47,7 @@ final class GenericNetlinkSocket {
         close(fd)
     }
 
-    func nextSequence() -> UInt32 {
+    package func nextSequence() -> UInt32 {
         sequence &+= 1
         return sequence
     }
@@ -54,7 +57,7 @@ final class GenericNetlinkSocket {
     /// a WireGuard dump contains the interface's private key and every peer's preshared key.
     ///
     /// - Returns: 0 on success, or the positive errno the kernel answered with.
-    func transact(_ message: NetlinkMessageBuilder, sequence: UInt32, context: String,
+    package func transact(_ message: NetlinkMessageBuilder, sequence: UInt32, context: String,
                   handle: (NetlinkMessage) -> Void) throws -> Int32 {
         try message.withMessage { bytes in
             var address = NetlinkAddress()

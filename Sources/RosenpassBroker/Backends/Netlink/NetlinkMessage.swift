@@ -38,19 +38,29 @@ enum Netlink {
 
 /// Builds one netlink message in a buffer that is allocated once and zeroed when released, because
 /// SET_DEVICE messages carry the preshared key.
-final class NetlinkMessageBuilder {
+///
+/// Package-visible so that `rp` (RosenpassApp) builds its rtnetlink and WireGuard device messages
+/// with the same code.
+package final class NetlinkMessageBuilder {
     private let storage: UnsafeMutableRawBufferPointer
-    private(set) var length = 0
+    package private(set) var length = 0
     private var nestStarts: [Int] = []
 
-    init(type: UInt16, flags: UInt16, sequence: UInt32, command: UInt8, version: UInt8, capacity: Int = 1024) {
+    /// A generic netlink message: the netlink header, then the generic header (`command`, `version`).
+    package convenience init(type: UInt16, flags: UInt16, sequence: UInt32, command: UInt8, version: UInt8, capacity: Int = 1024) {
+        self.init(type: type, flags: flags, sequence: sequence, familyHeader: [command, version, 0, 0], capacity: capacity)
+    }
+
+    /// A netlink message whose family header (e.g. rtnetlink's `struct ifinfomsg`) is `familyHeader`.
+    package init(type: UInt16, flags: UInt16, sequence: UInt32, familyHeader: [UInt8], capacity: Int = 1024) {
         storage = .allocate(byteCount: capacity, alignment: 8)
         storage.initializeMemory(as: UInt8.self, repeating: 0)
         length = Netlink.headerSize
         storage.storeBytes(of: type.littleEndian, toByteOffset: 4, as: UInt16.self)
         storage.storeBytes(of: flags.littleEndian, toByteOffset: 6, as: UInt16.self)
         storage.storeBytes(of: sequence.littleEndian, toByteOffset: 8, as: UInt32.self)
-        append([command, version, 0, 0])
+        append(familyHeader)
+        padToAlignment()
     }
 
     deinit {
@@ -76,52 +86,60 @@ final class NetlinkMessageBuilder {
     }
 
     /// Appends an attribute with raw bytes.
-    func attribute(_ type: UInt16, bytes: UnsafeRawBufferPointer) {
+    package func attribute(_ type: UInt16, bytes: UnsafeRawBufferPointer) {
         attributeHeader(type: type, payloadLength: bytes.count)
         append(bytes)
         padToAlignment()
     }
 
-    func attribute(_ type: UInt16, bytes: [UInt8]) {
+    package func attribute(_ type: UInt16, bytes: [UInt8]) {
         bytes.withUnsafeBytes { attribute(type, bytes: $0) }
     }
 
     /// Appends a NUL-terminated string attribute.
-    func attribute(_ type: UInt16, string: String) {
+    package func attribute(_ type: UInt16, string: String) {
         attribute(type, bytes: Array(string.utf8) + [0])
     }
 
-    func attribute(_ type: UInt16, u32 value: UInt32) {
+    package func attribute(_ type: UInt16, u32 value: UInt32) {
         attribute(type, bytes: withUnsafeBytes(of: value.littleEndian) { Array($0) })
     }
 
+    package func attribute(_ type: UInt16, u16 value: UInt16) {
+        attribute(type, bytes: withUnsafeBytes(of: value.littleEndian) { Array($0) })
+    }
+
+    package func attribute(_ type: UInt16, u8 value: UInt8) {
+        attribute(type, bytes: [value])
+    }
+
     /// Opens a nested attribute; close it with ``endNested()``.
-    func beginNested(_ type: UInt16) {
+    package func beginNested(_ type: UInt16) {
         nestStarts.append(length)
         attributeHeader(type: type | Netlink.attributeNested, payloadLength: 0)
     }
 
-    func endNested() {
+    package func endNested() {
         let start = nestStarts.removeLast()
         storage.storeBytes(of: UInt16(length - start).littleEndian, toByteOffset: start, as: UInt16.self)
     }
 
     /// The finished message (its length field filled in).
-    func withMessage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withMessage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         storage.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 0, as: UInt32.self)
         return try body(UnsafeRawBufferPointer(rebasing: storage[0..<length]))
     }
 }
 
 /// A received netlink message: header fields and the bytes after the header.
-struct NetlinkMessage {
-    var type: UInt16
-    var flags: UInt16
-    var sequence: UInt32
-    var payload: UnsafeRawBufferPointer
+package struct NetlinkMessage {
+    package var type: UInt16
+    package var flags: UInt16
+    package var sequence: UInt32
+    package var payload: UnsafeRawBufferPointer
 
     /// Splits one datagram into messages. Stops at the first malformed length.
-    static func parse(_ datagram: UnsafeRawBufferPointer) -> [NetlinkMessage] {
+    package static func parse(_ datagram: UnsafeRawBufferPointer) -> [NetlinkMessage] {
         var messages: [NetlinkMessage] = []
         var offset = 0
         while offset + Netlink.headerSize <= datagram.count {
@@ -139,7 +157,7 @@ struct NetlinkMessage {
 }
 
 /// Iterates the attributes (type, payload) in `bytes`.
-func netlinkAttributes(_ bytes: UnsafeRawBufferPointer) -> [(type: UInt16, payload: UnsafeRawBufferPointer)] {
+package func netlinkAttributes(_ bytes: UnsafeRawBufferPointer) -> [(type: UInt16, payload: UnsafeRawBufferPointer)] {
     var result: [(UInt16, UnsafeRawBufferPointer)] = []
     var offset = 0
     while offset + Netlink.attributeHeaderSize <= bytes.count {

@@ -88,8 +88,9 @@ public final class UserspaceWireGuardBackend: WireGuardBackend {
     }
 
     /// Sends one UAPI operation and reads its reply up to the empty line, passing each line (without
-    /// the newline) to `line`. Returns the `errno=` value.
-    private func exchange(path: String, request: UnsafeRawBufferPointer, line: (UnsafeRawBufferPointer) -> Void) throws -> Int {
+    /// the newline) to `line`. Returns the `errno=` value. (Package-visible: `rp` configures the
+    /// wireguard-go interface it starts through it.)
+    package func exchange(path: String, request: UnsafeRawBufferPointer, line: (UnsafeRawBufferPointer) -> Void) throws -> Int {
         let fd = try UnixSocket.connect(path: path)
         defer { close(fd) }
         POSIX.setSocketTimeouts(fd, seconds: 5)

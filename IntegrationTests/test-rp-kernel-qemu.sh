@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# `rp exchange` with kernel WireGuard (components.md §8.3), which this host may not have: a QEMU guest
+# running a Debian kernel with its wireguard module runs two `rp exchange` processes (see
+# rp/guest-init.sh), so rp's kernel path is exercised: RTM_NEWLINK kind wireguard, WG_CMD_SET_DEVICE
+# over generic netlink (key, port, peers with random PSKs), address and routes over rtnetlink, PSKs
+# through the in-process broker's generic-netlink backend, RTM_DELLINK on SIGTERM.
+#
+# Asserts: rp says it uses kernel WireGuard; both interfaces end up with the same PSK and WireGuard
+# completes a handshake with it; WireGuard port = Rosenpass port + 1, endpoint port + 1, the allowed
+# IPs and a route per comma-separated entry; the PSK is not in the logs; SIGTERM ends rp with 0 and
+# the interfaces are gone.
+#
+# The keys are made on the host with `rp genkey`/`rp pubkey`. The kernel package is downloaded once
+# with apt-get and unpacked (not installed) into the cache shared with test-broker-kernel-qemu.sh,
+# $ROSENPASS_TEST_CACHE or .cache/ in the repository (ignored by git).
+# Exit 0 = passed, 77 = skipped (not root, or a tool is missing), anything else = failed.
+# RP_TEST_KEEP=1 keeps the work folder (initramfs, console log) for inspection.
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/broker/lib.sh
+source "$(dirname "$0")/broker/lib.sh"
+
+require_root
+require_tools qemu-system-x86_64 cpio dpkg-deb apt-get apt-cache wg ldd
+[ -x /bin/busybox ] || skip "needs busybox-static (/bin/busybox)"
+[ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
+require_binaries rp
+here=$(cd "$(dirname "$0")" && pwd)
+
+cache=${ROSENPASS_TEST_CACHE:-$broker_repo/.cache}/broker-qemu
+mkdir -p "$cache"
+
+# --- The kernel: vmlinuz and the wireguard module with its dependencies, from Debian's package
+# (the same cache layout as test-broker-kernel-qemu.sh, so one download serves both).
+if [ ! -f "$cache/kernel/ready" ]; then
+    package=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    if [ -z "$package" ]; then
+        apt-get update -qq >/dev/null 2>&1 || true
+        package=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    fi
+    [ -n "$package" ] || fail "cannot find the Debian kernel package behind linux-image-amd64"
+    log "downloading $package into $cache"
+    rm -rf "$cache/download" "$cache/kernel"
+    mkdir -p "$cache/download" "$cache/kernel/modules"
+    (cd "$cache/download" && apt-get download "$package" >/dev/null) || fail "apt-get download $package failed"
+    dpkg-deb -x "$cache"/download/*.deb "$cache/download/root"
+    cp "$cache"/download/root/boot/vmlinuz-* "$cache/kernel/vmlinuz"
+    moddir=$(echo "$cache"/download/root/lib/modules/*)
+    : > "$cache/kernel/modules.order"
+    for path in $(/usr/bin/python3 "$broker_here/module-order.py" "$moddir" wireguard); do
+        name=$(basename "$path")
+        case $name in
+            *.xz) xz -dc "$path" > "$cache/kernel/modules/${name%.xz}"; name=${name%.xz} ;;
+            *) cp "$path" "$cache/kernel/modules/$name" ;;
+        esac
+        echo "$name" >> "$cache/kernel/modules.order"
+    done
+    basename "$moddir" > "$cache/kernel/version"
+    rm -rf "$cache/download"
+    touch "$cache/kernel/ready"
+fi
+log "kernel $(cat "$cache/kernel/version")"
+
+# --- The initramfs: busybox, wg, rp and the shared libraries they need, and the keys.
+work=$(mktemp -d /tmp/rp-kernel-qemu.XXXXXX)
+on_exit "[ -n \"\${RP_TEST_KEEP:-}\" ] || rm -rf '$work'"
+root="$work/root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,test,modules,opt/rosenpass,etc}
+cp /bin/busybox "$root/bin/busybox"
+cp "$cache"/kernel/modules/*.ko "$root/modules/"
+cp "$cache/kernel/modules.order" "$root/modules.order"
+install -m 0755 "$here/rp/guest-init.sh" "$root/init"
+install -m 0755 "$ROSENPASS_BIN_DIR/rp" "$root/opt/rosenpass/rp"
+cp "$(command -v wg)" "$root/usr/bin/wg"
+copy_libraries() {
+    local lib
+    for lib in $(ldd "$1" | awk '/=>/ { print $3 } /^\t\/lib/ { print $1 }'); do
+        [ -e "$root$lib" ] && continue
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+}
+copy_libraries "$root/opt/rosenpass/rp"
+copy_libraries "$root/usr/bin/wg"
+mkdir -p "$root/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
+echo "root:x:0:0::/:/bin/sh" > "$root/etc/passwd"
+for host in alice bob; do
+    "$ROSENPASS_BIN_DIR/rp" genkey "$root/test/$host.private" 2> /dev/null || fail "rp genkey $host"
+    "$ROSENPASS_BIN_DIR/rp" pubkey "$root/test/$host.private" "$root/test/$host.public" || fail "rp pubkey $host"
+done
+(cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
+log "initramfs: $(du -h "$work/initramfs.cpio" | cut -f1)"
+
+# --- Boot (software emulation; KVM is opt-in with ROSENPASS_QEMU_KVM=1, as in the broker suite).
+accel=(-machine q35 -cpu max)
+[ "${ROSENPASS_QEMU_KVM:-}" = 1 ] && accel=(-machine "q35,accel=kvm" -cpu host)
+log "booting the guest (${accel[*]})"
+timeout 300 qemu-system-x86_64 "${accel[@]}" -m 2048 -smp 1 -nodefaults -display none -no-reboot \
+    -serial file:"$work/console.log" \
+    -kernel "$cache/kernel/vmlinuz" -initrd "$work/initramfs.cpio" \
+    -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" || fail "qemu failed or timed out"
+show_on_failure="$work/results.log"
+tr -d '\r' < "$work/console.log" > "$work/results.log"
+result() { grep "^RP-RESULT $1 " "$work/results.log" | head -1 | cut -d' ' -f3-; }
+flag() { grep -q "^RP-RESULT $1\$" "$work/results.log"; }
+
+flag "done" || fail "the guest did not finish"
+! grep -q "^RP-RESULT insmod-failed" "$work/results.log" || fail "a module did not load: $(grep insmod-failed "$work/results.log")"
+log "guest kernel: $(result kernel)"
+for host in alice bob; do
+    [[ "$(result "$host-up")" == *"is up with kernel WireGuard"* ]] || fail "$host's rp did not come up with kernel WireGuard: $(result "$host-up")"
+done
+psk=$(result psk-alice)
+if [ -z "$psk" ] || [ "$psk" = "(none)" ] || [ "$psk" != "$(result psk-bob)" ]; then
+    fail "the PSKs differ: alice $psk, bob $(result psk-bob)"
+fi
+case $(result handshake) in ""|0) fail "no WireGuard handshake with the exchanged PSK" ;; esac
+[ "$(result alice-port)" = 10000 ] || fail "rpa listens on $(result alice-port), expected 9999 + 1"
+[ "$(result bob-port)" = 8889 ] || fail "rpb listens on $(result bob-port), expected 8888 + 1"
+[ "$(result bob-endpoint)" = 127.0.0.1:10000 ] || fail "bob's endpoint for alice is $(result bob-endpoint)"
+[ "$(result alice-peers)" = 1 ] || fail "rpa has $(result alice-peers) peers"
+allowed=$(result alice-allowed)
+[[ "$allowed" == *10.79.0.2/32* && "$allowed" == *fd79::2/128* ]] || fail "rpa's allowed IPs: $allowed"
+[[ "$(result routes4)" == *"10.79.0.2 dev rpa"* && "$(result routes4)" == *"10.79.0.1 dev rpb"* ]] || fail "IPv4 routes: $(result routes4)"
+[[ "$(result routes6)" == *"fd79::2 dev rpa"* ]] || fail "no route for the second allowed-ips entry: $(result routes6)"
+[ "$(result address)" = "inet 10.79.0.1/32" ] || fail "rpa's address: $(result address)"
+! flag KEY-IN-LOG || fail "the PSK appears in rp's output"
+[ "$(result alice-exit)/$(result bob-exit)" = 0/0 ] || fail "rp exited with $(result alice-exit) / $(result bob-exit) after SIGTERM"
+if flag rpa-left || flag rpb-left; then fail "an interface is left after SIGTERM"; fi
+log "kernel WireGuard: interfaces created over rtnetlink and configured over generic netlink, same PSK on both, handshake, removed on SIGTERM"
+log "passed"

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# End to end for `rp` (components.md §8, §9 items 10 and 13): two hosts, "alice" and "bob", are two
+# network namespaces joined by a veth pair (192.168.78.1 and .2). On each, `rp genkey` and `rp pubkey`
+# make the key folders; then `rp exchange` runs on both:
+#
+#   alice: rp verbose exchange alice.private dev rp-alice ip 10.78.0.1/32 listen 192.168.78.1:9999 \
+#              peer bob.public allowed-ips 10.78.0.2/32,fd78::2/128
+#   bob:   rp exchange-config bob.toml, the same as
+#          rp exchange bob.private dev rp-bob ip 10.78.0.2/32 \
+#              peer alice.public endpoint 192.168.78.1:9999 persistent-keepalive 5 allowed-ips 10.78.0.1,fd78::1
+#
+# This host's kernel may have no WireGuard; then rp starts wireguard-go itself (the fallback), and
+# the suite checks that it says so. The addresses are /32, so the tunnel is only reachable through
+# the routes rp adds per allowed-ips entry (the reference passed the comma-separated list to
+# `ip route` unchanged, which failed silently).
+#
+# Asserts:
+#   * genkey/pubkey make the §8.2 folders (0700 folder, 0600 secrets, pqpk copied byte for byte,
+#     wgpk = `wg pubkey` of wgsk); a second genkey keeps the keys;
+#   * smoke: bare `rp` and `rp exchange <missing folder>` / `rp exchange-config <missing file>` fail
+#     with status 1, `rp help` succeeds;
+#   * each interface has rp's private key, WireGuard port = Rosenpass port + 1 (alice: 10000), the
+#     peer with its endpoint (Rosenpass port + 1) and allowed IPs, and a route per allowed-ips entry;
+#   * within 20 s both interfaces hold the same PSK for each other (`wg show DEV preshared-keys`);
+#   * pings cross the tunnel both ways over the configured addresses;
+#   * SIGTERM ends both rp processes with status 0, and the interfaces, UAPI sockets and
+#     wireguard-go processes are gone.
+#
+# Exit 0 = passed, 77 = skipped (not root, or a tool is missing), anything else = failed.
+# RP_TEST_KEEP=1 keeps the work folder (keys, logs) for inspection.
+set -euo pipefail
+# A private mount namespace: /run/wireguard becomes a scratch mount, so the host's userspace
+# WireGuard sockets are neither seen nor touched.
+if [ -z "${RP_TEST_PRIVATE_MOUNTS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare > /dev/null; then
+    RP_TEST_PRIVATE_MOUNTS=1 exec unshare --mount --propagation private "$0" "$@"
+fi
+# shellcheck source=SCRIPTDIR/broker/lib.sh
+source "$(dirname "$0")/broker/lib.sh"
+
+require_root
+require_tools ip wg wireguard-go ping mount stat cmp
+require_binaries rp
+[ -n "${RP_TEST_PRIVATE_MOUNTS:-}" ] || skip "needs unshare (util-linux) for a private /run/wireguard"
+rp=$ROSENPASS_BIN_DIR/rp
+
+work=$(mktemp -d /tmp/rp-e2e.XXXXXX)
+on_exit "[ -n \"\${RP_TEST_KEEP:-}\" ] || rm -rf '$work'"
+mkdir -p /run/wireguard
+mount -t tmpfs -o mode=0700 rp-e2e /run/wireguard
+
+declare -A ns dev pid
+show_logs() {
+    local host
+    for host in alice bob; do
+        [ -s "$work/$host.log" ] || continue
+        echo "--- $host's rp (last 20 lines)" >&2
+        tail -20 "$work/$host.log" >&2
+    done
+}
+fail() { echo "FAIL: $*" >&2; show_logs; exit 1; }
+
+# --- the command line (smoke, §9 item 10) -------------------------------------------------------
+log "command line"
+status=0; "$rp" > /dev/null 2> "$work/bare.err" || status=$?
+[ $status -eq 1 ] || fail "bare rp exited $status, expected 1"
+grep -q '^No command supplied$' "$work/bare.err" || fail "bare rp: $(cat "$work/bare.err")"
+grep -q '^Usage: rp ' "$work/bare.err" || fail "bare rp printed no usage line"
+[ "$("$rp" help)" = "Usage: rp [verbose] genkey|pubkey|exchange [ARGS]..." ] || fail "rp help"
+status=0; "$rp" exchange "$work/missing" 2> "$work/missing.err" || status=$?
+[ $status -eq 1 ] || fail "rp exchange <missing folder> exited $status: $(cat "$work/missing.err")"
+grep -q "$work/missing" "$work/missing.err" || fail "rp exchange <missing folder> does not name it: $(cat "$work/missing.err")"
+status=0; "$rp" exchange-config "$work/missing.toml" 2> "$work/missing.err" || status=$?
+[ $status -eq 1 ] || fail "rp exchange-config <missing file> exited $status"
+status=0; "$rp" exchange-config / 2> "$work/dir.err" || status=$?
+if [ $status -ne 1 ] || ! grep -q 'Is a directory (os error 21)' "$work/dir.err"; then fail "rp exchange-config /: $(cat "$work/dir.err")"; fi
+printf 'verbose = true\nprivate_keys_dir = "k"\npeers = []\nlisten_port = 1\n' > "$work/bad.toml"
+status=0; "$rp" exchange-config "$work/bad.toml" 2> "$work/bad.err" || status=$?
+if [ $status -ne 1 ] || ! grep -qF "$work/bad.toml:4: unknown key 'listen_port'" "$work/bad.err"; then fail "an unknown key was not refused: $(cat "$work/bad.err")"; fi
+status=0; "$rp" exchange "$work/x" listen 192.0.2.1:65535 2> "$work/port.err" || status=$?
+if [ $status -ne 1 ] || ! grep -q 65535 "$work/port.err"; then fail "listen port 65535 was not refused: $(cat "$work/port.err")"; fi
+
+# --- keys (§8.2) ----------------------------------------------------------------------------------
+log "rp genkey / rp pubkey"
+for host in alice bob; do
+    (umask 022; "$rp" genkey "$work/$host.private") || fail "rp genkey $host"
+    "$rp" pubkey "$work/$host.private" "$work/$host.public" || fail "rp pubkey $host"
+done
+[ "$(stat -c %a "$work/alice.private")" = 700 ] || fail "the private folder is not 0700"
+for file in wgsk pqsk; do
+    [ "$(stat -c %a "$work/alice.private/$file")" = 600 ] || fail "$file is not 0600"
+done
+cmp -s "$work/alice.private/pqpk" "$work/alice.public/pqpk" || fail "pqpk is not copied byte for byte"
+[ "$(wg pubkey < "$work/alice.private/wgsk")" = "$(cat "$work/alice.public/wgpk")" ] || fail "wgpk is not wg pubkey of wgsk"
+before=$(sha256sum "$work/alice.private/"*)
+"$rp" genkey "$work/alice.private" 2> "$work/regen.err" || fail "rp genkey on an existing 0700 folder failed: $(cat "$work/regen.err")"
+grep -q 'not regenerating' "$work/regen.err" || fail "a second genkey did not say it keeps the keys"
+[ "$before" = "$(sha256sum "$work/alice.private/"*)" ] || fail "a second genkey changed the keys"
+status=0; "$rp" pubkey "$work/alice.private" "$work/alice.public" 2> /dev/null || status=$?
+[ $status -eq 1 ] || fail "rp pubkey into an existing folder did not fail"
+
+# --- two hosts --------------------------------------------------------------------------------------
+log "namespaces"
+ns[alice]=rp-alice-$$
+ns[bob]=rp-bob-$$
+dev[alice]="rp-alice"
+dev[bob]="rp-bob"
+for host in alice bob; do
+    ip netns add "${ns[$host]}"
+    on_exit "ip netns delete '${ns[$host]}'"
+    # On failure: whatever of ours still runs in the namespace (rp got SIGTERM first and normally
+    # stops its wireguard-go itself).
+    on_exit "sleep 0.5; ip netns pids '${ns[$host]}' | xargs -r kill -KILL"
+    ip -n "${ns[$host]}" link set lo up
+done
+ip -n "${ns[alice]}" link add veth0 type veth peer name veth0 netns "${ns[bob]}"
+ip -n "${ns[alice]}" address add 192.168.78.1/24 dev veth0
+ip -n "${ns[bob]}" address add 192.168.78.2/24 dev veth0
+ip -n "${ns[alice]}" link set veth0 up
+ip -n "${ns[bob]}" link set veth0 up
+
+log "rp exchange on both hosts"
+# `ip netns exec` execs in place, so $! is rp itself.
+ip netns exec "${ns[alice]}" "$rp" verbose exchange "$work/alice.private" dev rp-alice ip 10.78.0.1/32 \
+    listen 192.168.78.1:9999 peer "$work/bob.public" allowed-ips 10.78.0.2/32,fd78::2/128 \
+    > "$work/alice.out" 2> "$work/alice.log" &
+pid[alice]=$!
+started_pids+=("${pid[alice]}")
+# Bob's side is the same as a configuration file: `rp exchange-config` (§8.4).
+cat > "$work/bob.toml" << EOF
+verbose = false
+private_keys_dir = "$work/bob.private"
+dev = "rp-bob"
+ip = "10.78.0.2/32"
+
+[[peers]]
+public_keys_dir = "$work/alice.public"
+endpoint = "192.168.78.1:9999"
+persistent_keepalive = 5
+allowed_ips = "10.78.0.1,fd78::1"
+EOF
+ip netns exec "${ns[bob]}" "$rp" exchange-config "$work/bob.toml" > "$work/bob.out" 2> "$work/bob.log" &
+pid[bob]=$!
+started_pids+=("${pid[bob]}")
+
+for host in alice bob; do
+    wait_for "ip -n '${ns[$host]}' link show '${dev[$host]}' > /dev/null 2>&1 && grep -q ' is up with ' '$work/$host.log'" 15 \
+        || fail "$host's rp made no interface ${dev[$host]}"
+    kill -0 "${pid[$host]}" 2> /dev/null || fail "$host's rp exited"
+done
+if grep -q 'is up with kernel WireGuard' "$work/alice.log"; then
+    log "rp used kernel WireGuard"
+else
+    grep -q 'is up with wireguard-go' "$work/alice.log" || fail "rp did not say which WireGuard it uses"
+    log "rp fell back to wireguard-go (the kernel has no WireGuard)"
+fi
+
+log "interface configuration"
+wg_of() { ip netns exec "${ns[$1]}" wg show "${dev[$1]}" "$2"; }
+alice_pk=$(cat "$work/alice.public/wgpk")
+bob_pk=$(cat "$work/bob.public/wgpk")
+[ "$(wg_of alice public-key)" = "$alice_pk" ] || fail "rp-alice does not have alice's wgsk"
+[ "$(wg_of bob public-key)" = "$bob_pk" ] || fail "rp-bob does not have bob's wgsk"
+[ "$(wg_of alice listen-port)" = 10000 ] || fail "rp-alice's WireGuard port is $(wg_of alice listen-port), expected 9999 + 1"
+[ "$(wg_of bob endpoints | awk -v p="$alice_pk" '$1 == p { print $2 }')" = 192.168.78.1:10000 ] \
+    || fail "bob's WireGuard endpoint for alice is not her Rosenpass port + 1: $(wg_of bob endpoints)"
+[ "$(wg_of bob persistent-keepalive | awk '{ print $2 }')" = 5 ] || fail "bob's keepalive is not 5"
+allowed=$(wg_of alice allowed-ips | awk -v p="$bob_pk" '$1 == p { $1 = ""; print }')
+[[ "$allowed" == *10.78.0.2/32* && "$allowed" == *fd78::2/128* ]] || fail "alice's allowed IPs for bob: $allowed"
+ip -n "${ns[alice]}" -4 route show dev rp-alice | grep -q '^10.78.0.2 ' || fail "no route to 10.78.0.2 via rp-alice"
+ip -n "${ns[alice]}" -6 route show dev rp-alice | grep -q '^fd78::2 ' || fail "no route to fd78::2 via rp-alice (the second allowed-ips entry)"
+ip -n "${ns[bob]}" -6 route show dev rp-bob | grep -q '^fd78::1 ' || fail "no route to fd78::1 via rp-bob"
+ip -n "${ns[alice]}" -4 address show dev rp-alice | grep -q 'inet 10.78.0.1/32' || fail "rp-alice has no address 10.78.0.1/32"
+
+log "waiting for the exchanged PSK"
+psk_of() { wg_of "$1" preshared-keys | awk -v p="$2" '$1 == p { print $2 }'; }
+psks_agree() {
+    local a b
+    a=$(psk_of alice "$bob_pk"); b=$(psk_of bob "$alice_pk")
+    [ -n "$a" ] && [ "$a" != "(none)" ] && [ "$a" = "$b" ]
+}
+wait_for psks_agree 20 || fail "the PSKs never agreed: alice has $(psk_of alice "$bob_pk"), bob has $(psk_of bob "$alice_pk")"
+psk=$(psk_of alice "$bob_pk")
+if grep -rqF "$psk" "$work"/*.log "$work"/*.out; then fail "the PSK appears in rp's output"; fi
+log "both interfaces hold the same PSK"
+
+log "ping over the tunnel"
+ip netns exec "${ns[bob]}" ping -n -q -c 1 -w 15 10.78.0.1 > /dev/null || fail "bob cannot ping alice (10.78.0.1) over the tunnel"
+ip netns exec "${ns[alice]}" ping -n -q -c 1 -w 10 10.78.0.2 > /dev/null || fail "alice cannot ping bob (10.78.0.2) over the tunnel"
+[ "$(wg_of alice latest-handshakes | awk '{ print $2 }')" != 0 ] || fail "no WireGuard handshake on rp-alice"
+
+log "SIGTERM removes the interfaces"
+for host in alice bob; do
+    kill -TERM "${pid[$host]}"
+done
+for host in alice bob; do
+    status=0
+    wait "${pid[$host]}" || status=$?
+    [ $status -eq 0 ] || fail "$host's rp exited with status $status after SIGTERM"
+    grep -q "rp: removed ${dev[$host]}" "$work/$host.log" || fail "$host's rp did not report removing ${dev[$host]}"
+    ! ip -n "${ns[$host]}" link show "${dev[$host]}" > /dev/null 2>&1 || fail "${dev[$host]} still exists after SIGTERM"
+    [ ! -e "/run/wireguard/${dev[$host]}.sock" ] || fail "${dev[$host]}'s UAPI socket is left behind"
+    [ -z "$(ip netns pids "${ns[$host]}")" ] || fail "processes are left in $host's namespace: $(ip netns pids "${ns[$host]}")"
+done
+started_pids=()
+log "passed"

@@ -1,0 +1,159 @@
+// rtnetlink for `rp`: create, raise and delete the WireGuard link, add its address and routes
+// (`components.md` §8.3 steps 2, 4, 6 and 7), without running `ip`.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import RosenpassBroker
+
+/// Constants of rtnetlink (linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h).
+enum RTNetlink {
+    static let protocolRoute: Int32 = 0  // NETLINK_ROUTE
+
+    static let flagRequest: UInt16 = 0x1
+    static let flagAck: UInt16 = 0x4
+    static let flagReplace: UInt16 = 0x100
+    static let flagExclusive: UInt16 = 0x200
+    static let flagCreate: UInt16 = 0x400
+
+    static let newLink: UInt16 = 16
+    static let deleteLink: UInt16 = 17
+    static let newAddress: UInt16 = 20
+    static let newRoute: UInt16 = 24
+
+    static let linkName: UInt16 = 3  // IFLA_IFNAME
+    static let linkInfo: UInt16 = 18  // IFLA_LINKINFO
+    static let linkInfoKind: UInt16 = 1  // IFLA_INFO_KIND
+    static let interfaceUp: UInt32 = 0x1  // IFF_UP
+
+    static let addressAddress: UInt16 = 1  // IFA_ADDRESS
+    static let addressLocal: UInt16 = 2  // IFA_LOCAL
+
+    static let routeDestination: UInt16 = 1  // RTA_DST
+    static let routeOutputInterface: UInt16 = 4  // RTA_OIF
+    static let tableMain: UInt8 = 254  // RT_TABLE_MAIN
+    static let protocolBoot: UInt8 = 3  // RTPROT_BOOT, what `ip route` uses
+    static let scopeLink: UInt8 = 253  // RT_SCOPE_LINK
+    static let scopeUniverse: UInt8 = 0  // RT_SCOPE_UNIVERSE
+    static let typeUnicast: UInt8 = 1  // RTN_UNICAST
+
+    /// `struct ifinfomsg`: family, padding, type, index, flags, change (16 bytes).
+    static func linkHeader(index: Int32 = 0, flags: UInt32 = 0, change: UInt32 = 0) -> [UInt8] {
+        [0, 0, 0, 0] + withUnsafeBytes(of: index.littleEndian) { Array($0) }
+            + withUnsafeBytes(of: flags.littleEndian) { Array($0) } + withUnsafeBytes(of: change.littleEndian) { Array($0) }
+    }
+}
+
+/// The rtnetlink requests `rp` makes. Each one waits for the kernel's acknowledgement.
+///
+/// The message builders are separate (and internal) so tests can check them byte for byte.
+final class RouteNetlink {
+    private let socket: GenericNetlinkSocket
+
+    /// Opens an rtnetlink socket.
+    init() throws(AppError) {
+        do {
+            socket = try GenericNetlinkSocket(netlinkProtocol: RTNetlink.protocolRoute)
+        } catch {
+            throw .runtime("cannot open an rtnetlink socket: \(error)")
+        }
+    }
+
+    /// Sends one request; returns 0 or the errno the kernel answered with.
+    private func send(_ build: (UInt32) -> NetlinkMessageBuilder, context: String) throws(AppError) -> Int32 {
+        let sequence = socket.nextSequence()
+        do {
+            return try socket.transact(build(sequence), sequence: sequence, context: context) { _ in }
+        } catch {
+            throw .runtime("\(context): \(error)")
+        }
+    }
+
+    /// `ip link add NAME type wireguard`.
+    /// - Returns: 0, or the errno: `EOPNOTSUPP` when the kernel has no WireGuard, `EEXIST` when the
+    ///   name is taken, `EPERM` without `CAP_NET_ADMIN`.
+    func createWireGuardLink(named name: String) throws(AppError) -> Int32 {
+        try send({ Self.createWireGuardLinkMessage(name: name, sequence: $0) }, context: "creating the WireGuard interface \(name)")
+    }
+
+    /// `ip link set dev INDEX up`.
+    func setUp(index: Int32, name: String) throws(AppError) {
+        let code = try send({ Self.setUpMessage(index: index, sequence: $0) }, context: "bringing \(name) up")
+        guard code == 0 else { throw .system("RTM_NEWLINK (set up)", "interface \(name)", errno: code) }
+    }
+
+    /// `ip link del dev INDEX`; a link that is already gone is not an error.
+    func deleteLink(index: Int32, name: String) throws(AppError) {
+        let code = try send({ Self.deleteLinkMessage(index: index, sequence: $0) }, context: "deleting \(name)")
+        guard code == 0 || code == ENODEV else { throw .system("RTM_DELLINK", "interface \(name)", errno: code) }
+    }
+
+    /// `ip address add ADDRESS dev INDEX`.
+    func addAddress(_ address: IPPrefix, index: Int32, name: String) throws(AppError) {
+        let code = try send({ Self.addAddressMessage(address, index: index, sequence: $0) }, context: "adding \(address) to \(name)")
+        guard code == 0 else { throw .system("RTM_NEWADDR", "address \(address) on \(name)", errno: code) }
+    }
+
+    /// `ip route replace PREFIX dev INDEX`.
+    func replaceRoute(_ prefix: IPPrefix, index: Int32, name: String) throws(AppError) {
+        let code = try send({ Self.replaceRouteMessage(prefix, index: index, sequence: $0) }, context: "routing \(prefix) to \(name)")
+        guard code == 0 else { throw .system("RTM_NEWROUTE", "route \(prefix) dev \(name)", errno: code) }
+    }
+
+    // MARK: - Messages
+
+    static func createWireGuardLinkMessage(name: String, sequence: UInt32) -> NetlinkMessageBuilder {
+        let message = NetlinkMessageBuilder(
+            type: RTNetlink.newLink,
+            flags: RTNetlink.flagRequest | RTNetlink.flagAck | RTNetlink.flagCreate | RTNetlink.flagExclusive,
+            sequence: sequence, familyHeader: RTNetlink.linkHeader())
+        message.attribute(RTNetlink.linkName, string: name)
+        message.beginNested(RTNetlink.linkInfo)
+        message.attribute(RTNetlink.linkInfoKind, string: "wireguard")
+        message.endNested()
+        return message
+    }
+
+    static func setUpMessage(index: Int32, sequence: UInt32) -> NetlinkMessageBuilder {
+        NetlinkMessageBuilder(
+            type: RTNetlink.newLink, flags: RTNetlink.flagRequest | RTNetlink.flagAck, sequence: sequence,
+            familyHeader: RTNetlink.linkHeader(index: index, flags: RTNetlink.interfaceUp, change: RTNetlink.interfaceUp))
+    }
+
+    static func deleteLinkMessage(index: Int32, sequence: UInt32) -> NetlinkMessageBuilder {
+        NetlinkMessageBuilder(
+            type: RTNetlink.deleteLink, flags: RTNetlink.flagRequest | RTNetlink.flagAck, sequence: sequence,
+            familyHeader: RTNetlink.linkHeader(index: index))
+    }
+
+    static func addAddressMessage(_ address: IPPrefix, index: Int32, sequence: UInt32) -> NetlinkMessageBuilder {
+        // struct ifaddrmsg: family, prefix length, flags, scope (universe), index.
+        let header = [UInt8(address.family), address.length, 0, 0] + withUnsafeBytes(of: UInt32(bitPattern: index).littleEndian) { Array($0) }
+        let message = NetlinkMessageBuilder(
+            type: RTNetlink.newAddress,
+            flags: RTNetlink.flagRequest | RTNetlink.flagAck | RTNetlink.flagCreate | RTNetlink.flagExclusive,
+            sequence: sequence, familyHeader: header)
+        message.attribute(RTNetlink.addressLocal, bytes: address.address)
+        message.attribute(RTNetlink.addressAddress, bytes: address.address)
+        return message
+    }
+
+    static func replaceRouteMessage(_ prefix: IPPrefix, index: Int32, sequence: UInt32) -> NetlinkMessageBuilder {
+        // struct rtmsg: family, destination length, source length, tos, table, protocol, scope, type, flags.
+        // The scope is what `ip route` picks for a route without gateway: link for IPv4, universe for IPv6.
+        let scope = prefix.family == AF_INET6 ? RTNetlink.scopeUniverse : RTNetlink.scopeLink
+        let header: [UInt8] = [
+            UInt8(prefix.family), prefix.length, 0, 0, RTNetlink.tableMain, RTNetlink.protocolBoot, scope,
+            RTNetlink.typeUnicast, 0, 0, 0, 0,
+        ]
+        let message = NetlinkMessageBuilder(
+            type: RTNetlink.newRoute,
+            flags: RTNetlink.flagRequest | RTNetlink.flagAck | RTNetlink.flagCreate | RTNetlink.flagReplace,
+            sequence: sequence, familyHeader: header)
+        message.attribute(RTNetlink.routeDestination, bytes: prefix.network.address)
+        message.attribute(RTNetlink.routeOutputInterface, u32: UInt32(bitPattern: index))
+        return message
+    }
+}

@@ -1,0 +1,256 @@
+// Userspace WireGuard for `rp` when the kernel has none: a wireguard-go child configured over its
+// UAPI socket (`components.md` §8.3, and the cross-platform UAPI of wireguard.com/xplatform).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import RosenpassBroker
+
+/// A wireguard-go process that `rp` started for its interface, and owns.
+///
+/// It runs in the foreground (`-f`, and `WG_PROCESS_FOREGROUND=1`, which also silences its
+/// "use the kernel module" banner), in a process group of its own so that a Ctrl-C reaches `rp`
+/// only and `rp` decides the order of shutdown. Its output goes to `rp`'s stderr. A thread waits
+/// for it; if it dies while `rp` runs, ``onUnexpectedExit`` is called.
+final class WireGuardGoProcess: @unchecked Sendable {
+    /// The program: `$WG_QUICK_USERSPACE_IMPLEMENTATION` (as `wg-quick` honours it) or `wireguard-go`.
+    static var executable: String {
+        if let chosen = getenv("WG_QUICK_USERSPACE_IMPLEMENTATION").map({ String(cString: $0) }), !chosen.isEmpty {
+            return chosen
+        }
+        return "wireguard-go"
+    }
+
+    /// The child's process id.
+    let pid: pid_t
+    /// The program that was started.
+    let executable: String
+    /// The interface it serves.
+    let interface: String
+
+    private let lock = RPMutex()
+    private var exitStatus: Int32?
+    private var stopping = false
+    private var exitedUnexpectedly = false
+    private var unexpectedHandler: (@Sendable (String) -> Void)?
+    private var watcher: RPThread?
+
+    /// Starts `executable -f interface`.
+    ///
+    /// - Throws: ``AppError`` when the program cannot be started (for example, it is not installed).
+    init(executable: String = WireGuardGoProcess.executable, interface: String) throws(AppError) {
+        self.executable = executable
+        self.interface = interface
+        pid = try Self.spawn(executable: executable, arguments: ["-f", interface])
+        watcher = try RPThread.start("wireguard-go watcher") { [self] in waitForExit() }
+    }
+
+    /// Waits until wireguard-go's UAPI socket for the interface exists.
+    ///
+    /// - Throws: ``AppError`` when wireguard-go exits first or `timeout` seconds pass.
+    func waitForSocket(_ path: String, timeout: Double) throws(AppError) {
+        var waited = 0.0
+        while true {
+            var info = stat()
+            if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK { return }
+            if let status = lock.withLock({ exitStatus }) {
+                throw .runtime("\(executable) \(ProcessSpawner.describe(status: status)) before it created \(interface) (its messages, if any, are above)")
+            }
+            guard waited < timeout else {
+                throw .runtime("\(executable) (pid \(pid)) made no UAPI socket \(path) within \(Int(timeout)) s")
+            }
+            usleep(20_000)
+            waited += 0.02
+        }
+    }
+
+    /// Called (on the watcher thread) with a description when wireguard-go exits before ``stop()``.
+    var onUnexpectedExit: (@Sendable (String) -> Void)? {
+        get { lock.withLock { unexpectedHandler } }
+        set { lock.withLock { unexpectedHandler = newValue } }
+    }
+
+    /// How wireguard-go ended, if it exited before ``stop()`` was called.
+    var unexpectedExit: String? {
+        lock.withLock {
+            guard let exitStatus, exitedUnexpectedly else { return nil }
+            return "\(executable) (pid \(pid)) \(ProcessSpawner.describe(status: exitStatus))"
+        }
+    }
+
+    /// Stops wireguard-go: SIGTERM (it then removes its interface and socket), SIGKILL after 5 s.
+    /// Waits until it is gone.
+    func stop() {
+        let running = lock.withLock { () -> Bool in
+            stopping = true
+            return exitStatus == nil
+        }
+        if running {
+            kill(pid, SIGTERM)
+            var waited = 0.0
+            while lock.withLock({ exitStatus == nil }) {
+                if waited >= 5 {
+                    kill(pid, SIGKILL)
+                    break
+                }
+                usleep(10_000)
+                waited += 0.01
+            }
+        }
+        watcher?.join()
+        watcher = nil
+    }
+
+    private func waitForExit() {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { return }
+        }
+        let handler = lock.withLock { () -> (@Sendable (String) -> Void)? in
+            exitStatus = status
+            exitedUnexpectedly = !stopping
+            return stopping ? nil : unexpectedHandler
+        }
+        handler?("\(executable) (pid \(pid)) \(ProcessSpawner.describe(status: status))")
+    }
+
+    /// posix_spawnp with stdin from /dev/null, stdout onto our stderr, a clean signal mask and
+    /// default dispositions, and its own process group.
+    private static func spawn(executable: String, arguments: [String]) throws(AppError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        var environment = [String]()
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if !text.hasPrefix("WG_PROCESS_FOREGROUND=") { environment.append(text) }
+            cursor += 1
+        }
+        environment.append("WG_PROCESS_FOREGROUND=1")
+
+        let argv = ([executable] + arguments).map { strdup($0) }
+        defer { argv.forEach { free($0) } }
+        let envp = environment.map { strdup($0) }
+        defer { envp.forEach { free($0) } }
+        var argvPointers: [UnsafeMutablePointer<CChar>?] = argv + [nil]
+        var envPointers: [UnsafeMutablePointer<CChar>?] = envp + [nil]
+        var pid: pid_t = 0
+        let result = argvPointers.withUnsafeMutableBufferPointer { a in
+            envPointers.withUnsafeMutableBufferPointer { e in
+                posix_spawnp(&pid, executable, &actions, &attributes, a.baseAddress!, e.baseAddress!)
+            }
+        }
+        guard result == 0 else {
+            if result == ENOENT {
+                throw .runtime(
+                    "the kernel has no WireGuard, and \(executable) is not installed (or not in PATH): install wireguard-go, or load the wireguard kernel module")
+            }
+            throw .system("posix_spawnp", executable, errno: result)
+        }
+        return pid
+    }
+}
+
+/// Configuring a userspace WireGuard interface over its UAPI socket.
+enum WireGuardUAPI {
+    /// Sets the private key, the listen port and the complete peer list (replacing any peers).
+    ///
+    /// - Throws: ``AppError`` when the socket cannot be used or the implementation refuses.
+    static func configure(socket path: String, name: String, _ settings: WireGuardInterfaceSettings) throws(AppError) {
+        let request = setRequest(settings)
+        let code: Int
+        do {
+            let backend = UserspaceWireGuardBackend(directory: FileIO.split(path).0)
+            code = try request.withUnsafeBytes { try backend.exchange(path: path, request: $0) { _ in } }
+        } catch {
+            throw .runtime("configuring WireGuard on \(name) through \(path): \(error)")
+        }
+        guard code == 0 else {
+            throw .runtime("configuring WireGuard on \(name): the UAPI set operation answered errno=\(code) (\(String(cString: strerror(Int32(code)))))")
+        }
+    }
+
+    /// The `set=1` operation: `private_key`, `listen_port` (if set), `replace_peers=true`, and per
+    /// peer `public_key`, `preshared_key`, `endpoint`, `persistent_keepalive_interval`,
+    /// `replace_allowed_ips=true` and one `allowed_ip` per prefix; keys in lower-case hex; ended by an
+    /// empty line. The text is held in a buffer that is zeroed when released.
+    static func setRequest(_ settings: WireGuardInterfaceSettings) -> WipedText {
+        let capacity = 256 + settings.peers.reduce(0) { $0 + 400 + $1.allowedIPs.count * 64 }
+        let text = WipedText(capacity: capacity)
+        text.append("set=1\nprivate_key=")
+        settings.privateKey.withUnsafeBytes { text.appendHex($0) }
+        text.append("\n")
+        if let port = settings.listenPort { text.append("listen_port=\(port)\n") }
+        text.append("replace_peers=true\n")
+        for peer in settings.peers {
+            text.append("public_key=\(peer.publicKey.hex)\npreshared_key=")
+            peer.presharedKey.withUnsafeBytes { text.appendHex($0) }
+            text.append("\n")
+            if let endpoint = peer.endpoint { text.append("endpoint=\(endpoint)\n") }
+            if let keepalive = peer.persistentKeepalive { text.append("persistent_keepalive_interval=\(keepalive)\n") }
+            text.append("replace_allowed_ips=true\n")
+            for prefix in peer.allowedIPs { text.append("allowed_ip=\(prefix)\n") }
+        }
+        text.append("\n")
+        return text
+    }
+}
+
+/// A text buffer for requests that carry keys: fixed capacity, zeroed when released.
+final class WipedText {
+    private let storage: UnsafeMutableRawBufferPointer
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        storage = .allocate(byteCount: capacity, alignment: 8)
+        storage.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    deinit {
+        wipe(storage)
+        storage.deallocate()
+    }
+
+    /// Appends public text.
+    func append(_ text: String) {
+        for byte in text.utf8 { append(byte) }
+    }
+
+    /// Appends `bytes` as lower-case hex without copying them elsewhere.
+    func appendHex(_ bytes: UnsafeRawBufferPointer) {
+        let digits: StaticString = "0123456789abcdef"
+        for byte in bytes {
+            append(digits.utf8Start[Int(byte >> 4)])
+            append(digits.utf8Start[Int(byte & 15)])
+        }
+    }
+
+    private func append(_ byte: UInt8) {
+        precondition(count < storage.count, "request buffer too small")
+        storage[count] = byte
+        count += 1
+    }
+
+    /// The text written so far.
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
+    }
+}
