@@ -23,7 +23,7 @@ final class TemporaryFolder {
 
     func write(_ name: String, _ bytes: [UInt8], mode: mode_t = 0o600) -> String {
         let file = file(name)
-        FileManager.default.createFile(atPath: file, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: file, contents: Data(bytes))
         chmod(file, mode)
         return file
     }

@@ -86,8 +86,8 @@ struct RPKeyFoldersTests {
         #expect(mkdir(privateDir, 0o700) == 0)
         chmod(privateDir, 0o700)
         let placeholderSecret = [UInt8](repeating: 1, count: 10)
-        FileManager.default.createFile(atPath: privateDir + "/pqsk", contents: Data(placeholderSecret))
-        FileManager.default.createFile(atPath: privateDir + "/pqpk", contents: Data([2, 3]))
+        _ = FileManager.default.createFile(atPath: privateDir + "/pqsk", contents: Data(placeholderSecret))
+        _ = FileManager.default.createFile(atPath: privateDir + "/pqpk", contents: Data([2, 3]))
         chmod(privateDir + "/pqsk", 0o600)
         var notes = [String]()
         try RPKeyFolders.generate(privateKeysDir: privateDir) { notes.append($0) }
@@ -112,11 +112,11 @@ struct RPKeyFoldersTests {
         let privateDir = folder.file("keys")
         mkdir(privateDir, 0o700)
         chmod(privateDir, 0o700)
-        FileManager.default.createFile(atPath: privateDir + "/pqsk", contents: Data([1]))
+        _ = FileManager.default.createFile(atPath: privateDir + "/pqsk", contents: Data([1]))
         chmod(privateDir + "/pqsk", 0o600)
         #expect(errorText { try RPKeyFolders.generate(privateKeysDir: privateDir) { _ in } }.contains("the Rosenpass key pair is incomplete"))
         let file = folder.file("plain")
-        FileManager.default.createFile(atPath: file, contents: Data())
+        _ = FileManager.default.createFile(atPath: file, contents: Data())
         #expect(errorText { try RPKeyFolders.generate(privateKeysDir: file) { _ in } }.contains("exists and is not a directory"))
     }
 

@@ -166,7 +166,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
     /// Starts the client's thread. Call once.
     /// - Throws: ``BrokerError`` when the thread cannot be created.
     public func start() throws {
-        let thread = try JoinableThread.start { [self] in run() }
+        let thread = try JoinableThread.start("PSK broker client thread") { [self] in run() }
         lock.withLock { self.thread = thread }
     }
 

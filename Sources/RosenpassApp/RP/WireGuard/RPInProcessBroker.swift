@@ -22,7 +22,7 @@ final class RPInProcessBroker: @unchecked Sendable {
     /// client claims it, leaving `/dev/null` on this number, which ``finish()`` closes.
     let daemonDescriptor: Int32
     private let brokerDescriptor: Int32
-    private var thread: RPThread?
+    private var thread: JoinableThread?
 
     /// Creates the socket pair; nothing runs until ``start(backend:policy:logger:)``.
     init() throws(AppError) {
@@ -37,13 +37,17 @@ final class RPInProcessBroker: @unchecked Sendable {
     func start(backend: WireGuardBackend, policy: BrokerPolicy, logger: Logger) throws(AppError) {
         let descriptor = brokerDescriptor
         let box = BackendBox(backend)
-        thread = try RPThread.start("PSK broker thread") {
-            let broker = PrivilegedBroker(backend: box.backend, policy: policy, logger: logger)
-            do {
-                try PrivilegedBrokerServer(broker: broker, input: descriptor, output: descriptor, logger: logger).run()
-            } catch {
-                logger.error("the PSK broker stopped: \(error)")
+        do {
+            thread = try JoinableThread.start("PSK broker thread") {
+                let broker = PrivilegedBroker(backend: box.backend, policy: policy, logger: logger)
+                do {
+                    try PrivilegedBrokerServer(broker: broker, input: descriptor, output: descriptor, logger: logger).run()
+                } catch {
+                    logger.error("the PSK broker stopped: \(error)")
+                }
             }
+        } catch {
+            throw .runtime("cannot start the PSK broker: \(error)")
         }
     }
 

@@ -30,12 +30,12 @@ final class WireGuardGoProcess: @unchecked Sendable {
     /// The interface it serves.
     let interface: String
 
-    private let lock = RPMutex()
+    private let lock = PThreadMutex()
     private var exitStatus: Int32?
     private var stopping = false
     private var exitedUnexpectedly = false
     private var unexpectedHandler: (@Sendable (String) -> Void)?
-    private var watcher: RPThread?
+    private var watcher: JoinableThread?
 
     /// Starts `executable -f interface`.
     ///
@@ -44,7 +44,11 @@ final class WireGuardGoProcess: @unchecked Sendable {
         self.executable = executable
         self.interface = interface
         pid = try Self.spawn(executable: executable, arguments: ["-f", interface])
-        watcher = try RPThread.start("wireguard-go watcher") { [self] in waitForExit() }
+        do {
+            watcher = try JoinableThread.start("wireguard-go watcher") { [self] in waitForExit() }
+        } catch {
+            throw .runtime("cannot watch wireguard-go: \(error)")
+        }
     }
 
     /// Waits until wireguard-go's UAPI socket for the interface exists.
