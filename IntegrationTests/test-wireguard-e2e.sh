@@ -4,8 +4,9 @@
 # configured with `wg`, and one `rosenpass exchange-config` daemon per interface whose peer has
 # `device`/`peer` and `key_out`. Two setups run side by side, so the ~130 s rekey wait is paid once:
 #
-#   def   the default broker: no broker option, so the daemon spawns the socket handler (next to its
-#         executable) on a socket pair, which runs the privileged broker. Protocol V02.
+#   def   the default broker: no broker option, so the daemon spawns the privileged broker (next to its
+#         executable) itself and talks to it over its stdin and stdout: no unix socket anywhere, as
+#         the reference's systemd unit (no AF_UNIX) requires. Protocol V02.
 #         Interfaces rpa-def / rpb-def, tunnel 10.77.1.0/24, WireGuard port 51820, Rosenpass port 9991.
 #   sock  a socket handler started by hand per host with --listen-path; alice's daemon is given
 #         `--psk-broker PATH`, bob's config has `psk_broker = "PATH"`. Protocol V03.
@@ -36,8 +37,10 @@
 #   * after the first exchange `wg show IF preshared-keys` is the same on both sides and equals both
 #     key_out files, and pings cross the tunnel both ways;
 #   * the processes run as described above (uid and effective capabilities read from /proc);
-#   * killing the socket handler does not stop the daemon, and once a handler is back the daemon
-#     re-sends the current key within seconds (checked against a PSK overwritten meanwhile);
+#   * def: the daemon and its broker hold no unix socket;
+#   * killing the broker (def: the privileged broker; sock: the socket handler) does not stop the
+#     daemon, and once a broker is back the daemon re-sends the current key within seconds (checked
+#     against a PSK overwritten meanwhile);
 #   * the rekey changes the PSK on both sides, again equal to key_out, and a fresh WireGuard handshake
 #     with it succeeds;
 #   * no key appears in any log; SIGTERM ends every daemon with status 0 and no broker process is left.
@@ -198,18 +201,32 @@ expect_process() { # $1 what, $2 pid, $3 user, $4 CapEff
     [ "$(cap_eff "$2")" = "$4" ] || fail "$1 (pid $2) has CapEff $(cap_eff "$2"), expected $4"
 }
 no_caps=0000000000000000 net_admin=0000000000001000
-def_handler=$(child_of "${daemon_pid[alice-def]}" rosenpass-wireguard-broker-socket-handler)
 expect_process "def: alice's daemon" "${daemon_pid[alice-def]}" "$wg_user" "$no_caps"
-expect_process "def: the socket handler the daemon spawned" "$def_handler" "$wg_user" "$no_caps"
-def_privileged=$(child_of "$def_handler" rosenpass-wireguard-broker-privileged)
-expect_process "def: its privileged broker" "$def_privileged" "$wg_user" "$net_admin"
+[ -z "$(child_of "${daemon_pid[alice-def]}" rosenpass-wireguard-broker-socket-handler)" ] \
+    || fail "def: the daemon spawned a socket handler; the default is the privileged broker over pipes"
+def_privileged=$(child_of "${daemon_pid[alice-def]}" rosenpass-wireguard-broker-privileged)
+expect_process "def: the privileged broker the daemon spawned" "$def_privileged" "$wg_user" "$net_admin"
+# No AF_UNIX (the reference's rosenpass@.service allows none): no fd of the daemon or its broker is
+# a socket listed in their namespace's /proc/net/unix, and the broker's stdin and stdout are pipes.
+unix_sockets_of() { # $1 pid: the inodes of its fds that are unix sockets
+    local inodes
+    inodes=$(find "/proc/$1/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | sed 's/^socket:\[\(.*\)\]$/\1/')
+    [ -n "$inodes" ] || return 0
+    awk 'NR > 1 { print $7 }' "/proc/$1/net/unix" | grep -Fx -f <(echo "$inodes") || true
+}
+for pid in "${daemon_pid[alice-def]}" "$def_privileged"; do
+    [ -z "$(unix_sockets_of "$pid")" ] || fail "def: pid $pid ($(cat "/proc/$pid/comm")) holds a unix socket"
+done
+for fd in 0 1; do
+    readlink "/proc/$def_privileged/fd/$fd" | grep -q '^pipe:' || fail "def: the privileged broker's fd $fd is not a pipe"
+done
 expect_process "sock: alice's daemon" "${daemon_pid[alice-sock]}" "$daemon_user" "$no_caps"
 expect_process "sock: alice's socket handler" "${handler_pid[alice]}" root "$net_admin"
 sock_privileged=$(child_of "${handler_pid[alice]}" rosenpass-wireguard-broker-privileged)
 expect_process "sock: its privileged broker" "$sock_privileged" root "$net_admin"
 ! ip netns exec "${ns[alice]}" setpriv --reuid="$daemon_user" --regid="$daemon_user" --init-groups --inh-caps=-all -- \
     wg show rpa-sock > /dev/null 2>&1 || fail "sock: the daemons' user can reach WireGuard without the broker"
-log "both: uids and capabilities as intended (daemons: none; privileged brokers: CAP_NET_ADMIN)"
+log "both: uids and capabilities as intended (daemons: none; privileged brokers: CAP_NET_ADMIN); def: no unix socket"
 
 # Before the first exchange the PSKs differ, so WireGuard's handshake fails and nothing crosses.
 ping_pids=()
@@ -250,7 +267,7 @@ done
 for pid in "${ping_pids[@]}"; do wait "$pid" || fail "see above"; done
 log "both: pings cross the tunnel both ways"
 
-# The socket handler goes away. To see that the daemon re-sends the current key once a handler is
+# The broker goes away. To see that the daemon re-sends the current key once a broker is
 # back, WireGuard first loses it (as when wireguard-go restarts): root overwrites alice's PSK.
 overwrite_psk() { # $1 setup; prints the PSK written
     local psk
@@ -259,19 +276,18 @@ overwrite_psk() { # $1 setup; prints the PSK written
     echo "$psk"
 }
 
-log "def: PSK overwritten in WireGuard, then the spawned socket handler killed (SIGKILL)"
+log "def: PSK overwritten in WireGuard, then the spawned privileged broker killed (SIGKILL)"
 lost=$(overwrite_psk def)
 sleep 1
-[ "$(wg_psk_of alice-def "${wgpub[bob-def]}")" = "$lost" ] || fail "def: something restored the PSK before the handler was killed"
-kill -KILL "$def_handler"
-wait_for "h=\$(child_of ${daemon_pid[alice-def]} rosenpass-wireguard-broker-socket-handler); [ -n \"\$h\" ] && [ \"\$h\" != $def_handler ]" 10 \
-    || fail "def: the daemon did not spawn a new socket handler"
+[ "$(wg_psk_of alice-def "${wgpub[bob-def]}")" = "$lost" ] || fail "def: something restored the PSK before the broker was killed"
+kill -KILL "$def_privileged"
+wait_for "b=\$(child_of ${daemon_pid[alice-def]} rosenpass-wireguard-broker-privileged); [ -n \"\$b\" ] && [ \"\$b\" != $def_privileged ]" 10 \
+    || fail "def: the daemon did not spawn a new privileged broker"
 wait_for "[ \"\$(wg_psk_of alice-def '${wgpub[bob-def]}')\" = \"\$(key_out_of alice-def)\" ]" 10 \
-    || fail "def: the current key was not re-sent through the new handler: $(describe_psks def)"
-wait_for "! alive $def_privileged" 5 || fail "def: the killed handler's privileged broker was left running"
-expect_daemon_running alice-def "after its socket handler was killed"
-psks_agree def || fail "def: keys disagree after the handler restart: $(describe_psks def)"
-log "def: the daemon respawned the handler and re-sent the current key; old broker gone"
+    || fail "def: the current key was not re-sent through the new broker: $(describe_psks def)"
+expect_daemon_running alice-def "after its broker was killed"
+psks_agree def || fail "def: keys disagree after the broker restart: $(describe_psks def)"
+log "def: the daemon respawned the privileged broker and re-sent the current key"
 
 log "sock: PSK overwritten in WireGuard, then alice's socket handler killed (SIGKILL)"
 lost=$(overwrite_psk sock)

@@ -3,16 +3,17 @@
 import Foundation
 import Glibc
 import Testing
+import RosenpassTestSupport
 @testable import RosenpassBroker
 
 @Suite(.serialized) struct PSKBrokerClientTests {
-    private func makeClient(_ endpoint: PSKBrokerEndpoint, events: EventLog, retry: Double = 0.05) throws -> PSKBrokerClient {
+    private func makeClient(_ endpoint: PSKBrokerEndpoint, events: EventLog, retry: Double = 0.05, log: LogCapture = LogCapture()) throws -> PSKBrokerClient {
         var options = PSKBrokerClient.Options()
         options.initialBackoff = 0.02
         options.maximumBackoff = 0.2
         options.initialRetryDelay = retry
         options.maximumRetryDelay = retry
-        return try PSKBrokerClient(endpoint: endpoint, options: options, logger: LogCapture().logger) { events.record($0) }
+        return try PSKBrokerClient(endpoint: endpoint, options: options, logger: log.logger) { events.record($0) }
     }
 
     @Test func deliversKeys_andConsumesEveryResponseOnce() throws {
@@ -161,6 +162,32 @@ import Testing
         #expect(server.received.map(\.psk) == [Frames.key(4)])
     }
 
+    /// The daemon's default broker: `rosenpass-wireguard-broker-privileged` spawned over its stdin and
+    /// stdout, two pipes and no unix socket (components.md §2.4). Its refusal comes back through the
+    /// pipes; a killed broker is replaced and the key sent again.
+    @Test func spawnedPrivilegedBroker_talksOverPipes_andIsReplacedWhenItDies() throws {
+        let privileged = BuiltProducts.executable("rosenpass-wireguard-broker-privileged").path
+        let marker = "rpt\(getpid() % 1_000_000)"  // the only interface it may touch: none that exists
+        let events = EventLog()
+        let log = LogCapture()
+        let client = try makeClient(.spawnBroker(executable: privileged, arguments: ["--allow-interface", marker]), events: events, retry: 5, log: log)
+        try client.start()
+        defer { client.shutdown() }
+        try client.setPresharedKey(Frames.psk(9), peer: Frames.peer(9), interface: "wg-not-allowed")
+        let refused = PSKBrokerClientEvent.failed(interface: "wg-not-allowed", peer: Frames.peer(9), code: .internalError)
+        #expect(eventually { events.count { $0 == refused } == 1 }, "events \(events.events); log:\n\(log.text)")
+
+        let children = childProcesses(withArgument: marker)
+        #expect(children.count == 1)
+        let child = try #require(children.first)
+        #expect(descriptorTarget(child, 0).hasPrefix("pipe:"), "stdin: \(descriptorTarget(child, 0))")
+        #expect(descriptorTarget(child, 1).hasPrefix("pipe:"), "stdout: \(descriptorTarget(child, 1))")
+        kill(child, SIGKILL)
+        #expect(eventually { events.count { $0 == .connected } >= 2 })
+        #expect(eventually { events.count { $0 == refused } >= 2 }, "the key goes to the new broker at once")
+        #expect(eventually { childProcesses(withArgument: marker).count == 1 && !childProcesses(withArgument: marker).contains(child) })
+    }
+
     @Test func malformedResponse_dropsTheConnection_andTheKeyIsResent() throws {
         let (ours, theirs) = try POSIX.socketPair()
         let events = EventLog()
@@ -182,4 +209,22 @@ private final class Counter: @unchecked Sendable {
     private var count = 0
     var value: Int { lock.withLock { count } }
     func increment() { lock.withLock { count += 1 } }
+}
+
+/// Our child processes whose command line has `argument`.
+private func childProcesses(withArgument argument: String) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { Int32($0) }.filter { pid in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, fields[0] != "Z", Int32(fields[1]) == getpid() else { return false }
+        let commandLine = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        return commandLine.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == argument }
+    }
+}
+
+/// What fd `fd` of process `pid` is (`/proc/PID/fd/FD`), e.g. `pipe:[1234]` or `socket:[5678]`.
+private func descriptorTarget(_ pid: pid_t, _ fd: Int32) -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) ?? "unreadable"
 }

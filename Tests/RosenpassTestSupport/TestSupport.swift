@@ -126,6 +126,13 @@ public final class ChildProcess: @unchecked Sendable {
         for descriptor in extraDescriptors {
             posix_spawn_file_actions_adddup2(&actions, descriptor.ours, descriptor.theirs)
         }
+        // Nothing else of ours reaches the child: tests run in parallel, and a socket or pipe another
+        // test left inheritable must not be held open by this child (it would also make the child
+        // look as if it used that socket).
+        let highestTarget = max(2, extraDescriptors.map(\.theirs).max() ?? 2)
+        if let addCloseFrom = Self.addCloseFrom {
+            _ = addCloseFrom(&actions, highestTarget + 1)
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -164,6 +171,17 @@ public final class ChildProcess: @unchecked Sendable {
             for _ in 0..<200 where waitpid(processIdentifier, &status, WNOHANG) == 0 { usleep(5_000) }
         }
     }
+
+    /// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+), looked up at run time because the
+    /// Glibc module does not export it; without it the child inherits what is not close-on-exec.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        #if os(Linux)
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }  // RTLD_DEFAULT
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
 
     /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29+, macOS 10.15+), looked up at run time
     /// because the Glibc module does not export it.

@@ -134,8 +134,8 @@ enum DaemonLauncher {
     }
 
     /// The PSK broker for peers with a WireGuard target: `--psk-broker`/`--psk-broker-path`,
-    /// `--psk-broker-fd`, `--psk-broker-spawn`, the config's `psk_broker`, or by default a socket
-    /// handler spawned by the daemon.
+    /// `--psk-broker-fd`, `--psk-broker-spawn` (the socket handler, over a socket pair), the config's
+    /// `psk_broker`, or by default the privileged broker spawned by the daemon over pipes.
     static func brokerChoice(_ configuration: Configuration, root: RosenpassCommand, logger: Logger) throws(AppError) -> BrokerChoice {
         guard configuration.peers.contains(where: { $0.wireGuard != nil }) else {
             if root.pskBroker != nil || root.pskBrokerPath != nil || root.pskBrokerFD != nil || root.pskBrokerSpawn || configuration.pskBroker != nil {
@@ -145,14 +145,27 @@ enum DaemonLauncher {
         }
         if let path = root.pskBroker ?? root.pskBrokerPath { return .endpoint(.socketPath(path)) }
         if let fd = root.pskBrokerFD { return .endpoint(.inheritedDescriptor(fd)) }
-        if !root.pskBrokerSpawn, let path = configuration.pskBroker { return .endpoint(.socketPath(path)) }
-        return .endpoint(spawnEndpoint())
+        if root.pskBrokerSpawn { return .endpoint(socketHandlerEndpoint()) }
+        if let path = configuration.pskBroker { return .endpoint(.socketPath(path)) }
+        return .endpoint(privilegedBrokerEndpoint())
     }
 
-    /// Spawns the socket handler installed next to this executable if there is one (so a build
-    /// folder or an install prefix is self-contained), with the privileged broker next to it;
-    /// otherwise the one in `PATH`, as the reference does.
-    static func spawnEndpoint() -> PSKBrokerEndpoint {
+    /// The default: `rosenpass-wireguard-broker-privileged`, spawned by the daemon and reached over its
+    /// stdin and stdout. It alone needs `CAP_NET_ADMIN`, and no unix socket is involved, so the daemon
+    /// also runs under the reference's systemd unit, which allows no `AF_UNIX` (components.md §2.4).
+    /// The one installed next to this executable if there is one (so a build folder or an install
+    /// prefix is self-contained), otherwise the one in `PATH`.
+    static func privilegedBrokerEndpoint() -> PSKBrokerEndpoint {
+        let privileged = "rosenpass-wireguard-broker-privileged"
+        if let directory = executableDirectory(), access(directory + privileged, X_OK) == 0 {
+            return .spawnBroker(executable: directory + privileged, arguments: [])
+        }
+        return .spawnBroker(executable: privileged, arguments: [])
+    }
+
+    /// `--psk-broker-spawn`: the socket handler on a socket pair, which runs the privileged broker (the
+    /// reference's spawn mode). Both from next to this executable if they are there, otherwise from `PATH`.
+    static func socketHandlerEndpoint() -> PSKBrokerEndpoint {
         let handler = "rosenpass-wireguard-broker-socket-handler"
         let privileged = "rosenpass-wireguard-broker-privileged"
         guard let directory = executableDirectory(), access(directory + handler, X_OK) == 0 else {

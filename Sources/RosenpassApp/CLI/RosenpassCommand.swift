@@ -57,7 +57,7 @@ public struct RosenpassCommand: ParsableCommand {
 
     // The reference also spells this `-p`, but ArgumentParser lets root options follow the
     // subcommand, where `-p` must stay `gen-keys --public-key`; so only the long form is offered.
-    @Flag(name: .customLong("psk-broker-spawn"), help: "Spawn rosenpass-wireguard-broker-socket-handler as the PSK broker (the default when a peer has a WireGuard device).")
+    @Flag(name: .customLong("psk-broker-spawn"), help: "Spawn rosenpass-wireguard-broker-socket-handler on a socket pair as the PSK broker (the reference's spawn mode). Without any broker option, rosenpass spawns rosenpass-wireguard-broker-privileged itself, over pipes.")
     public var pskBrokerSpawn = false
 
     public init() {}

@@ -49,7 +49,7 @@ public enum RPExchange {
         do throws(AppError) {
             daemon = try Daemon(
                 configuration: setup.configuration, loaded: setup.loaded, kems: StandardKEMs(),
-                broker: plan.peers.isEmpty ? .none : .endpoint(.inheritedDescriptor(broker.daemonDescriptor)), logger: logger)
+                broker: plan.peers.isEmpty ? .none : .endpoint(broker.endpoint), logger: logger)
         } catch {
             broker.finish()
             throw error

@@ -13,12 +13,25 @@ public enum PSKBrokerEndpoint: Sendable, CustomStringConvertible {
     /// An inherited connected unix stream socket (`--psk-broker-fd`). Cannot be reconnected: once it
     /// closes, keys stay pending and the client reports ``PSKBrokerClientEvent/unrecoverable(reason:)``.
     case inheritedDescriptor(Int32)
-    /// Spawn `executable --stream-fd 3 arguments…` with one end of a socket pair at fd 3 (the default
-    /// broker and `--psk-broker-spawn`). A dead child is replaced by a new one with back-off.
+    /// Spawn `executable --stream-fd 3 arguments…` with one end of a socket pair at fd 3
+    /// (`--psk-broker-spawn`, the reference's spawn mode). A dead child is replaced by a new one with
+    /// back-off.
     /// - Parameters:
     ///   - executable: a path, or a name looked up in `PATH` (normally `rosenpass-wireguard-broker-socket-handler`).
     ///   - arguments: appended after `--stream-fd 3`, e.g. `["--", "/usr/bin/rosenpass-wireguard-broker-privileged"]`.
     case spawn(executable: String, arguments: [String])
+    /// Spawn the privileged broker `executable arguments…` itself and talk to it over its standard
+    /// input and output (two pipes), as the socket handler does. The daemon's default: no unix socket
+    /// anywhere, so it also runs under the reference's systemd unit, which allows no `AF_UNIX`
+    /// (components.md §2.4). A dead child is replaced by a new one with back-off.
+    /// - Parameters:
+    ///   - executable: a path, or a name looked up in `PATH` (normally `rosenpass-wireguard-broker-privileged`).
+    ///   - arguments: its arguments, e.g. `["--allow-interface", "wg0"]`.
+    case spawnBroker(executable: String, arguments: [String])
+    /// A broker served in this process (`rp`), reached over two pipes: requests are written to
+    /// `requests`, answers read from `responses`. The client works on duplicates of the two fds and
+    /// closes only those; the caller keeps and closes the originals. Cannot be reconnected.
+    case inProcessPipes(requests: Int32, responses: Int32)
 
     /// The reference's spawn mode: `rosenpass-wireguard-broker-socket-handler --stream-fd 3` from `PATH`.
     public static let defaultSpawn = PSKBrokerEndpoint.spawn(executable: "rosenpass-wireguard-broker-socket-handler", arguments: [])
@@ -27,7 +40,8 @@ public enum PSKBrokerEndpoint: Sendable, CustomStringConvertible {
         switch self {
         case .socketPath(let path): return "broker socket \(path)"
         case .inheritedDescriptor(let fd): return "broker fd \(fd)"
-        case .spawn(let executable, _): return "spawned \(executable)"
+        case .spawn(let executable, _), .spawnBroker(let executable, _): return "spawned \(executable)"
+        case .inProcessPipes: return "in-process broker"
         }
     }
 }
@@ -55,7 +69,7 @@ public enum PSKBrokerClientEvent: Sendable, Equatable {
     case delivered(interface: String, peer: WireGuardPublicKey)
     /// The broker answered `code` for `peer` on `interface`; the key is retried later.
     case failed(interface: String, peer: WireGuardPublicKey, code: BrokerReturnCode)
-    /// The broker cannot be reached again (an inherited fd closed). Keys stay pending.
+    /// The broker cannot be reached again (an inherited fd or in-process pipe closed). Keys stay pending.
     case unrecoverable(reason: String)
 }
 
@@ -65,7 +79,7 @@ public enum PSKBrokerClientEvent: Sendable, Equatable {
 /// call only records the key as the peer's *current* key and wakes the client's own thread, which
 /// owns the connection. That thread:
 ///
-/// * connects (or spawns the socket handler) and, after every (re)connect, re-sends **every** peer's
+/// * connects (or spawns the broker) and, after every (re)connect, re-sends **every** peer's
 ///   current key, so a key set while the broker was away, or lost with a restarted broker, reaches
 ///   WireGuard as soon as the broker is back;
 /// * sends one request at a time and reads **every** response exactly once, matching them in order
@@ -132,8 +146,10 @@ public final class PSKBrokerClient: @unchecked Sendable {
     private var stopping = false
     private var thread: JoinableThread?
 
-    // Owned by the client thread only.
+    // Owned by the client thread only. `connection` is read (and polled); `outgoing` is written:
+    // the same socket, or two pipes for a broker spawned over its stdin and stdout.
     private var connection: Int32 = -1
+    private var outgoing: Int32 = -1
     private var childPID: pid_t = 0
     private var decoder = FrameDecoder(maximumPayload: BrokerWire.responseSize, discardLimit: UInt64(BrokerWire.responseSize))
     private var inFlight: InFlight?
@@ -155,7 +171,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
         self.logger = logger
         self.eventHandler = eventHandler
         self.backoff = options.initialBackoff
-        wake = try POSIX.socketPair(nonBlocking: true)
+        wake = try POSIX.pipe(nonBlocking: true)  // a pipe, not a socket pair: no AF_UNIX needed
     }
 
     deinit {
@@ -201,7 +217,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
         lock.withLock { entries[PeerOnInterface(interface: interface, peer: peer)]?.state }
     }
 
-    /// Stops the thread, closes the connection and, in spawn mode, waits for the socket handler to
+    /// Stops the thread, closes the connection and, in the spawn modes, waits for the spawned process to
     /// exit (it sees end-of-file; after 2 s it gets SIGTERM). Pending keys are not delivered.
     public func shutdown() {
         let running = lock.withLock { () -> JoinableThread? in
@@ -215,7 +231,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
 
     private func poke() {
         var byte: UInt8 = 1
-        _ = send(wake.write, &byte, 1, Int32(MSG_NOSIGNAL))
+        _ = write(wake.write, &byte, 1)  // a full pipe already holds a wake-up
     }
 
     // MARK: - The client thread
@@ -255,7 +271,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
 
     private func drainWake() {
         var buffer = [UInt8](repeating: 0, count: 64)
-        while buffer.withUnsafeMutableBytes({ recv(wake.read, $0.baseAddress, $0.count, 0) }) > 0 {}
+        while buffer.withUnsafeMutableBytes({ read(wake.read, $0.baseAddress, $0.count) }) > 0 {}
     }
 
     private func connect() {
@@ -282,14 +298,48 @@ public final class PSKBrokerClient: @unchecked Sendable {
                     throw error
                 }
                 connection = mine
+            case .spawnBroker(let executable, let arguments):
+                reapChild(wait: true)
+                let requests = try POSIX.pipe()
+                defer { close(requests.read) }
+                let responses: (read: Int32, write: Int32)
+                do {
+                    responses = try POSIX.pipe()
+                } catch {
+                    close(requests.write)
+                    throw error
+                }
+                defer { close(responses.write) }
+                do {
+                    childPID = try ProcessSpawner.spawn(executable: executable, arguments: arguments,
+                                                        descriptors: [(requests.read, 0), (responses.write, 1)])
+                } catch {
+                    close(requests.write)
+                    close(responses.read)
+                    throw error
+                }
+                connection = responses.read
+                outgoing = requests.write
+            case .inProcessPipes(let requests, let responses):
+                let read = fcntl(responses, F_DUPFD_CLOEXEC, 3)
+                guard read >= 0 else { throw BrokerError.system("fcntl(F_DUPFD_CLOEXEC)", "in-process broker pipe", errno: errno) }
+                let written = fcntl(requests, F_DUPFD_CLOEXEC, 3)
+                guard written >= 0 else {
+                    close(read)
+                    throw BrokerError.system("fcntl(F_DUPFD_CLOEXEC)", "in-process broker pipe", errno: errno)
+                }
+                connection = read
+                outgoing = written
             }
+            if outgoing < 0 { outgoing = connection }
             try POSIX.setNonBlocking(connection)
+            if outgoing != connection { try POSIX.setNonBlocking(outgoing) }
         } catch {
-            if connection >= 0 { close(connection) }
-            connection = -1
-            if case .inheritedDescriptor = endpoint {
+            closeConnection()
+            switch endpoint {
+            case .inheritedDescriptor, .inProcessPipes:
                 giveUp(reason: "\(error)")
-            } else {
+            case .socketPath, .spawn, .spawnBroker:
                 logger.warning("PSK broker unavailable (\(endpoint)): \(error); retrying in \(backoff) s")
                 scheduleReconnect()
             }
@@ -321,9 +371,16 @@ public final class PSKBrokerClient: @unchecked Sendable {
         eventHandler?(.unrecoverable(reason: reason))
     }
 
-    private func disconnect(reason: String, report: Bool = true) {
-        close(connection)
+    /// Closes the connection's fds (one socket, or the two pipes).
+    private func closeConnection() {
+        if outgoing >= 0 && outgoing != connection { close(outgoing) }
+        if connection >= 0 { close(connection) }
         connection = -1
+        outgoing = -1
+    }
+
+    private func disconnect(reason: String, report: Bool = true) {
+        closeConnection()
         decoder.reset()
         if let inFlight {
             lock.withLock {
@@ -332,9 +389,12 @@ public final class PSKBrokerClient: @unchecked Sendable {
         }
         inFlight = nil
         guard report else { return }
-        if case .inheritedDescriptor = endpoint {
+        switch endpoint {
+        case .inheritedDescriptor, .inProcessPipes:
             giveUp(reason: reason)
             return
+        case .socketPath, .spawn, .spawnBroker:
+            break
         }
         logger.warning("lost the PSK broker (\(endpoint)): \(reason); reconnecting")
         eventHandler?(.disconnected(reason: reason))
@@ -357,7 +417,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
             return
         }
         if waitpid(childPID, &status, WNOHANG) == childPID {
-            logger.warning("the spawned socket handler (pid \(childPID)) \(ProcessSpawner.describe(status: status))")
+            logger.warning("the spawned broker process (pid \(childPID)) \(ProcessSpawner.describe(status: status))")
             childPID = 0
         }
     }
@@ -390,7 +450,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
             }
             request.encodePayload(into: UnsafeMutableRawBufferPointer(rebasing: frame[8...]))
             inFlight = InFlight(peer: pair, generation: generation, since: now)
-            try POSIX.writeAll(connection, UnsafeRawBufferPointer(frame), context: "\(endpoint)")
+            try POSIX.writeAll(outgoing, UnsafeRawBufferPointer(frame), context: "\(endpoint)")
         } catch {
             disconnect(reason: "\(error)")
         }

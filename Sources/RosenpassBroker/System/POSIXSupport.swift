@@ -141,6 +141,25 @@ public enum POSIX {
         return (fds[0], fds[1])
     }
 
+    /// A pipe, both ends close-on-exec from the start (`pipe2(2)`, so no other thread's spawn can
+    /// inherit them).
+    public static func pipe(nonBlocking: Bool = false) throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        var flags = O_CLOEXEC
+        if nonBlocking { flags |= O_NONBLOCK }
+        guard let pipe2 = pipe2Function else {
+            throw BrokerError.system("pipe2", "pipe", errno: ENOSYS)
+        }
+        guard pipe2(&fds, flags) == 0 else { throw BrokerError.system("pipe2", "pipe", errno: errno) }
+        return (fds[0], fds[1])
+    }
+
+    /// Glibc's `pipe2`, which its Swift module does not export without `_GNU_SOURCE`.
+    private static let pipe2Function: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32).self)
+    }()
+
     /// Ignores SIGPIPE for the whole process, so writes to a closed pipe report EPIPE instead.
     public static func ignoreSIGPIPE() {
         signal(SIGPIPE, SIG_IGN)

@@ -106,22 +106,77 @@ struct DaemonBrokerTests {
         _ = try await b.stop()
     }
 
-    @Test func defaultBroker_isASpawnedSocketHandlerThatEndsWithTheDaemon() async throws {
+    /// With no broker option the daemon spawns the privileged broker itself and talks to it over its
+    /// stdin and stdout: no unix socket anywhere, so it runs under the reference's systemd unit, which
+    /// allows no AF_UNIX (components.md §2.4).
+    @Test func defaultBroker_isThePrivilegedBrokerOverPipes_withNoUnixSocket_andEndsWithTheDaemon() async throws {
         let pair = try await Pair()
         let a = try pair.start(pair.a, config: pair.a.wireGuardConfig(peer: pair.b, endpoint: false))
         let pid = a.process.processIdentifier
-        var handler: (pid: Int32, command: String)?
-        let deadline = Date().addingTimeInterval(20)
-        while handler == nil && Date() < deadline {
-            handler = children(of: pid).first { $0.command.contains("rosenpass-wireguard-broker-socket-handler") }
-            if handler == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        let spawned = try #require(handler, "the daemon spawned a socket handler; stderr:\n\(a.stderr)")
+        let spawned = try #require(try await child(of: pid, named: "rosenpass-wireguard-broker-privileged"),
+                                   "the daemon spawned the privileged broker; stderr:\n\(a.stderr)")
+        #expect(spawned.command.hasPrefix(BuiltProducts.executable("rosenpass-wireguard-broker-privileged").resolvingSymlinksInPath().path + "\u{0}")
+                    || spawned.command.hasPrefix(BuiltProducts.executable("rosenpass-wireguard-broker-privileged").path + "\u{0}"),
+                "the privileged broker next to rosenpass is used: \(spawned.command)")
+        #expect(children(of: pid).allSatisfy { !$0.command.contains("rosenpass-wireguard-broker-socket-handler") })
+        #expect(descriptorTarget(spawned.pid, 0).hasPrefix("pipe:"), "its stdin: \(descriptorTarget(spawned.pid, 0))")
+        #expect(descriptorTarget(spawned.pid, 1).hasPrefix("pipe:"), "its stdout: \(descriptorTarget(spawned.pid, 1))")
+        let unixSockets = unixSocketInodes()
+        let daemonSockets = socketInodes(of: pid)
+        #expect(!daemonSockets.isEmpty, "the daemon's UDP sockets are seen")
+        #expect(daemonSockets.isDisjoint(with: unixSockets), "the daemon holds no unix socket")
+        #expect(socketInodes(of: spawned.pid).isDisjoint(with: unixSockets), "neither does the privileged broker")
+        #expect(try await a.stop() == 0)
+        #expect(kill(spawned.pid, 0) != 0 || processState(spawned.pid) == "Z", "the privileged broker ended with the daemon")
+    }
+
+    /// `--psk-broker-spawn`: the reference's spawn mode, the socket handler on a socket pair at fd 3.
+    @Test func pskBrokerSpawn_isASpawnedSocketHandlerThatEndsWithTheDaemon() async throws {
+        let pair = try await Pair()
+        let config = pair.writeConfig("a.toml", pair.a.wireGuardConfig(peer: pair.b, endpoint: false))
+        let a = try RosenpassProcess(["--psk-broker-spawn", "exchange-config", config], name: "a", directory: pair.folder.path)
+        let pid = a.process.processIdentifier
+        let spawned = try #require(try await child(of: pid, named: "rosenpass-wireguard-broker-socket-handler"),
+                                   "the daemon spawned a socket handler; stderr:\n\(a.stderr)")
         #expect(spawned.command.contains("--stream-fd\u{0}3"))
         #expect(spawned.command.contains(BuiltProducts.executable("rosenpass-wireguard-broker-privileged").resolvingSymlinksInPath().path),
                 "the privileged broker next to rosenpass is used")
         #expect(try await a.stop() == 0)
         #expect(kill(spawned.pid, 0) != 0 || processState(spawned.pid) == "Z", "the socket handler ended with the daemon")
+    }
+
+    /// The first child of `pid` whose command line contains `name`, waiting up to 20 s for it.
+    private func child(of pid: Int32, named name: String) async throws -> (pid: Int32, command: String)? {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let found = children(of: pid).first(where: { $0.command.contains(name) }) { return found }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
+    /// What fd `fd` of process `pid` is, e.g. `pipe:[1234]` or `socket:[5678]`.
+    private func descriptorTarget(_ pid: Int32, _ fd: Int32) -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) ?? "unreadable"
+    }
+
+    /// The inodes of the sockets process `pid` has open.
+    private func socketInodes(of pid: Int32) -> Set<String> {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return Set(fds.compactMap { fd in
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) ?? ""
+            guard target.hasPrefix("socket:[") else { return nil }
+            return String(target.dropFirst("socket:[".count).dropLast())
+        })
+    }
+
+    /// The inodes of every unix socket of this network namespace (`/proc/net/unix`, column 7).
+    private func unixSocketInodes() -> Set<String> {
+        let table = (try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8)) ?? ""
+        return Set(table.split(separator: "\n").dropFirst().compactMap { line in
+            let columns = line.split(separator: " ", omittingEmptySubsequences: true)
+            return columns.count > 6 ? String(columns[6]) : nil
+        })
     }
 
     /// The children of `pid` with their command lines (NUL-separated), from /proc.

@@ -11,37 +11,45 @@ import RosenpassBroker
 /// Delivers `rp`'s exchanged keys to its WireGuard interface.
 ///
 /// `rp` creates the interface itself and so already holds `CAP_NET_ADMIN`; a separate broker
-/// process would add nothing. The daemon core hands keys to its ``PSKBrokerClient`` as always; the
-/// client's connection is one end of a socket pair (``daemonDescriptor``, given to the daemon as an
-/// inherited descriptor), and the other end is served on a thread by the same
-/// ``PrivilegedBroker`` the `rosenpass-wireguard-broker-privileged` executable runs: it only
-/// overwrites the PSK of an existing peer, and its allow-list names exactly `rp`'s interface and
-/// peers. The daemon core's retries, ordering and fail-safe behaviour are unchanged.
+/// process would add nothing. The daemon core hands keys to its ``PSKBrokerClient`` as always, over
+/// two pipes (``endpoint``; pipes rather than a socket pair, so `rp` needs no `AF_UNIX`, as under the
+/// reference's `rp@.service`), to a thread that runs the same ``PrivilegedBroker`` the
+/// `rosenpass-wireguard-broker-privileged` executable runs: it only overwrites the PSK of an existing
+/// peer, and its allow-list names exactly `rp`'s interface and peers. The daemon core's retries,
+/// ordering and fail-safe behaviour are unchanged.
 final class RPInProcessBroker: @unchecked Sendable {
-    /// The daemon's end of the socket pair (for `PSKBrokerEndpoint.inheritedDescriptor`). The
-    /// client claims it, leaving `/dev/null` on this number, which ``finish()`` closes.
-    let daemonDescriptor: Int32
-    private let brokerDescriptor: Int32
+    private let requests: (read: Int32, write: Int32)
+    private let responses: (read: Int32, write: Int32)
     private var thread: JoinableThread?
 
-    /// Creates the socket pair; nothing runs until ``start(backend:policy:logger:)``.
+    /// How the daemon's broker client reaches this broker (it works on duplicates of the pipe ends).
+    var endpoint: PSKBrokerEndpoint { .inProcessPipes(requests: requests.write, responses: responses.read) }
+
+    /// Creates the pipes; nothing runs until ``start(backend:policy:logger:)``.
     init() throws(AppError) {
         do {
-            (daemonDescriptor, brokerDescriptor) = try POSIX.socketPair()
+            requests = try POSIX.pipe()
+            do {
+                responses = try POSIX.pipe()
+            } catch {
+                close(requests.read)
+                close(requests.write)
+                throw error
+            }
         } catch {
-            throw .runtime("cannot create the PSK broker's socket pair: \(error)")
+            throw .runtime("cannot create the PSK broker's pipes: \(error)")
         }
     }
 
     /// Starts serving requests with `backend`, limited by `policy`.
     func start(backend: WireGuardBackend, policy: BrokerPolicy, logger: Logger) throws(AppError) {
-        let descriptor = brokerDescriptor
+        let (input, output) = (requests.read, responses.write)
         let box = BackendBox(backend)
         do {
             thread = try JoinableThread.start("PSK broker thread") {
                 let broker = PrivilegedBroker(backend: box.backend, policy: policy, logger: logger)
                 do {
-                    try PrivilegedBrokerServer(broker: broker, input: descriptor, output: descriptor, logger: logger).run()
+                    try PrivilegedBrokerServer(broker: broker, input: input, output: output, logger: logger).run()
                 } catch {
                     logger.error("the PSK broker stopped: \(error)")
                 }
@@ -51,13 +59,15 @@ final class RPInProcessBroker: @unchecked Sendable {
         }
     }
 
-    /// Ends the broker once the daemon is done with it: closes the daemon's end (so the broker
-    /// sees end-of-file even if the daemon never connected), waits for the thread, closes the rest.
+    /// Ends the broker once the daemon is done with it (its client has closed its duplicates): closes
+    /// the request pipe's write end, so the broker sees end-of-file, waits for the thread, closes the rest.
     func finish() {
-        close(daemonDescriptor)
+        close(requests.write)
         thread?.join()
         thread = nil
-        close(brokerDescriptor)
+        close(requests.read)
+        close(responses.read)
+        close(responses.write)
     }
 }
 
