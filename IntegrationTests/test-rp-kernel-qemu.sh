@@ -30,34 +30,8 @@ cache=${ROSENPASS_TEST_CACHE:-$broker_repo/.cache}/broker-qemu
 mkdir -p "$cache"
 
 # --- The kernel: vmlinuz and the wireguard module with its dependencies, from Debian's package
-# (the same cache layout as test-broker-kernel-qemu.sh, so one download serves both).
-if [ ! -f "$cache/kernel/ready" ]; then
-    package=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-    if [ -z "$package" ]; then
-        apt-get update -qq >/dev/null 2>&1 || true
-        package=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-    fi
-    [ -n "$package" ] || fail "cannot find the Debian kernel package behind linux-image-amd64"
-    log "downloading $package into $cache"
-    rm -rf "$cache/download" "$cache/kernel"
-    mkdir -p "$cache/download" "$cache/kernel/modules"
-    (cd "$cache/download" && apt-get download "$package" >/dev/null) || fail "apt-get download $package failed"
-    dpkg-deb -x "$cache"/download/*.deb "$cache/download/root"
-    cp "$cache"/download/root/boot/vmlinuz-* "$cache/kernel/vmlinuz"
-    moddir=$(echo "$cache"/download/root/lib/modules/*)
-    : > "$cache/kernel/modules.order"
-    for path in $(/usr/bin/python3 "$broker_here/module-order.py" "$moddir" wireguard); do
-        name=$(basename "$path")
-        case $name in
-            *.xz) xz -dc "$path" > "$cache/kernel/modules/${name%.xz}"; name=${name%.xz} ;;
-            *) cp "$path" "$cache/kernel/modules/$name" ;;
-        esac
-        echo "$name" >> "$cache/kernel/modules.order"
-    done
-    basename "$moddir" > "$cache/kernel/version"
-    rm -rf "$cache/download"
-    touch "$cache/kernel/ready"
-fi
+# (fetch_debian_kernel in broker/lib.sh, with the same cache as test-broker-kernel-qemu.sh).
+fetch_debian_kernel "$cache"
 log "kernel $(cat "$cache/kernel/version")"
 
 # --- The initramfs: busybox, wg, rp and the shared libraries they need, and the keys.
@@ -71,16 +45,8 @@ cp "$cache/kernel/modules.order" "$root/modules.order"
 install -m 0755 "$here/rp/guest-init.sh" "$root/init"
 install -m 0755 "$ROSENPASS_BIN_DIR/rp" "$root/opt/rosenpass/rp"
 cp "$(command -v wg)" "$root/usr/bin/wg"
-copy_libraries() {
-    local lib
-    for lib in $(ldd "$1" | awk '/=>/ { print $3 } /^\t\/lib/ { print $1 }'); do
-        [ -e "$root$lib" ] && continue
-        mkdir -p "$root$(dirname "$lib")"
-        cp -L "$lib" "$root$lib"
-    done
-}
-copy_libraries "$root/opt/rosenpass/rp"
-copy_libraries "$root/usr/bin/wg"
+copy_libraries "$root/opt/rosenpass/rp" "$root"
+copy_libraries "$root/usr/bin/wg" "$root"
 mkdir -p "$root/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
 echo "root:x:0:0::/:/bin/sh" > "$root/etc/passwd"
 for host in alice bob; do

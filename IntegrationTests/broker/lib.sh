@@ -78,3 +78,47 @@ install_brokers() {
     done
     setcap CAP_NET_ADMIN=+eip "$dir/rosenpass-wireguard-broker-privileged" || fail "setcap failed on $dir"
 }
+
+# The Debian kernel for the QEMU suites: vmlinuz and the wireguard module with its dependencies,
+# unpacked from the package behind linux-image-amd64 into $1/kernel (downloaded once, then reused):
+# vmlinuz, modules/*.ko, modules.order (load order), version.
+fetch_debian_kernel() {
+    local cache=$1 package moddir path name
+    [ -f "$cache/kernel/ready" ] && return 0
+    package=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    if [ -z "$package" ]; then
+        apt-get update -qq >/dev/null 2>&1 || true
+        package=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    fi
+    [ -n "$package" ] || fail "cannot find the Debian kernel package behind linux-image-amd64"
+    log "downloading $package into $cache"
+    rm -rf "$cache/download" "$cache/kernel"
+    mkdir -p "$cache/download" "$cache/kernel/modules"
+    # As root into a folder _apt cannot read: download unsandboxed on purpose (no warning about it).
+    (cd "$cache/download" && apt-get -o APT::Sandbox::User=root download "$package" >/dev/null) || fail "apt-get download $package failed"
+    dpkg-deb -x "$cache"/download/*.deb "$cache/download/root"
+    cp "$cache"/download/root/boot/vmlinuz-* "$cache/kernel/vmlinuz"
+    moddir=$(echo "$cache"/download/root/lib/modules/*)
+    : > "$cache/kernel/modules.order"
+    for path in $(/usr/bin/python3 "$broker_here/module-order.py" "$moddir" wireguard); do
+        name=$(basename "$path")
+        case $name in
+            *.xz) xz -dc "$path" > "$cache/kernel/modules/${name%.xz}"; name=${name%.xz} ;;
+            *) cp "$path" "$cache/kernel/modules/$name" ;;
+        esac
+        echo "$name" >> "$cache/kernel/modules.order"
+    done
+    basename "$moddir" > "$cache/kernel/version"
+    rm -rf "$cache/download"
+    touch "$cache/kernel/ready"
+}
+
+# Copies the shared libraries executable $1 needs into the guest's root folder $2.
+copy_libraries() {
+    local lib
+    for lib in $(ldd "$1" | awk '/=>/ { print $3 } /^\t\/lib/ { print $1 }'); do
+        [ -e "$2$lib" ] && continue
+        mkdir -p "$2$(dirname "$lib")"
+        cp -L "$lib" "$2$lib"
+    done
+}
