@@ -34,7 +34,7 @@ extension Configuration {
 
 /// Turns a parsed TOML table into a ``Configuration``, with a message naming file, line and key for
 /// everything the schema does not allow.
-private struct SchemaReader {
+private struct SchemaReader: TOMLSchemaReading {
     let file: String
     let home: String?
 
@@ -90,17 +90,9 @@ private struct SchemaReader {
         guard let peers = table["peers"] else {
             throw .config(file: file, line: 1, "the required key 'peers' is missing (write peers = [] for none, or add [[peers]] sections)")
         }
-        guard case .array(let peerNodes) = peers.node.value else {
-            throw error(peers, "'peers' must be an array of tables ([[peers]] sections), not a \(peers.node.value.typeName)")
-        }
-        for (index, node) in peerNodes.enumerated() {
-            guard case .table(let peerTable) = node.value else {
-                throw .config(file: file, line: node.position.line, "peer \(index) must be a table ([[peers]] section), not a \(node.value.typeName)")
-            }
-            var lines = ["": node.position.line]
-            for entry in peerTable.entries { lines[entry.key] = entry.keyPosition.line }
-            config.source.peers.append(lines)
-            config.peers.append(try peer(peerTable, index: index, headerLine: node.position.line))
+        for (index, peer) in try peerTables(peers).enumerated() {
+            config.source.peers.append(peer.keyLines)
+            config.peers.append(try self.peer(peer.table, index: index, headerLine: peer.line))
         }
         return config
     }
@@ -194,24 +186,6 @@ private struct SchemaReader {
 
     // MARK: - Typed values
 
-    private func rejectUnknownKeys(_ table: TOMLTable, allowed: [String], in place: String) throws(AppError) {
-        for entry in table.entries where !allowed.contains(entry.key) {
-            var hint = ""
-            if place == "the top level" && entry.key == "peer" { hint = " (the list of peers is 'peers', written [[peers]])" }
-            if entry.key == "exchange_command" { hint = " (an obsolete key of old example configs; delete it)" }
-            throw .config(
-                file: file, line: entry.keyPosition.line,
-                "unknown key '\(entry.key)' in \(place)\(hint); allowed keys: \(allowed.joined(separator: ", "))")
-        }
-    }
-
-    private func string(_ entry: TOMLTable.Entry, context: String) throws(AppError) -> String {
-        guard case .string(let text) = entry.node.value else {
-            throw error(entry, "\(context)'\(entry.key)' must be a string, not a \(entry.node.value.typeName)")
-        }
-        return text
-    }
-
     private func stringArray(_ entry: TOMLTable.Entry, context: String) throws(AppError) -> [String] {
         guard case .array(let elements) = entry.node.value else {
             throw error(entry, "\(context)'\(entry.key)' must be an array of strings, not a \(entry.node.value.typeName)")
@@ -246,7 +220,4 @@ private struct SchemaReader {
         return entry.keyPosition.line
     }
 
-    private func error(_ entry: TOMLTable.Entry, _ message: String) -> AppError {
-        .config(file: file, line: entry.keyPosition.line, message)
-    }
 }

@@ -31,7 +31,7 @@ extension RPExchangeOptions {
 
 /// Turns a parsed TOML table into ``RPExchangeOptions``, naming file, line and key for everything
 /// the schema does not allow.
-private struct RPSchemaReader {
+private struct RPSchemaReader: TOMLSchemaReading {
     let file: String
 
     func options(_ table: TOMLTable) throws(AppError) -> RPExchangeOptions {
@@ -58,17 +58,9 @@ private struct RPSchemaReader {
         guard let peers = table["peers"] else {
             throw missing("peers", hint: " (add a [[peers]] section per peer, or write peers = [])")
         }
-        guard case .array(let nodes) = peers.node.value else {
-            throw error(peers, "'peers' must be an array of tables ([[peers]] sections), not a \(peers.node.value.typeName)")
-        }
-        for (index, node) in nodes.enumerated() {
-            guard case .table(let peerTable) = node.value else {
-                throw .config(file: file, line: node.position.line, "peer \(index) must be a table ([[peers]] section), not a \(node.value.typeName)")
-            }
-            var lines = ["": node.position.line]
-            for entry in peerTable.entries { lines[entry.key] = entry.keyPosition.line }
-            options.source.peers.append(lines)
-            options.peers.append(try peer(peerTable, index: index, headerLine: node.position.line))
+        for (index, peer) in try peerTables(peers).enumerated() {
+            options.source.peers.append(peer.keyLines)
+            options.peers.append(try self.peer(peer.table, index: index, headerLine: peer.line))
         }
         return options
     }
@@ -109,26 +101,6 @@ private struct RPSchemaReader {
 
     // MARK: - Typed values
 
-    private func rejectUnknownKeys(_ table: TOMLTable, allowed: [String], in place: String) throws(AppError) {
-        for entry in table.entries where !allowed.contains(entry.key) {
-            var hint = ""
-            if place == "the top level" && entry.key == "peer" { hint = " (the list of peers is 'peers', written [[peers]])" }
-            if entry.key.contains("-") && allowed.contains(entry.key.replacingDashes) {
-                hint = " (did you mean '\(entry.key.replacingDashes)'? config keys use underscores)"
-            }
-            throw .config(
-                file: file, line: entry.keyPosition.line,
-                "unknown key '\(entry.key)' in \(place)\(hint); allowed keys: \(allowed.joined(separator: ", "))")
-        }
-    }
-
-    private func string(_ entry: TOMLTable.Entry, context: String = "") throws(AppError) -> String {
-        guard case .string(let text) = entry.node.value else {
-            throw error(entry, "\(context)'\(entry.key)' must be a string, not a \(entry.node.value.typeName)")
-        }
-        return text
-    }
-
     private func path(_ entry: TOMLTable.Entry, context: String = "") throws(AppError) -> String {
         let text = try string(entry, context: context)
         guard !text.isEmpty else { throw error(entry, "\(context)'\(entry.key)' must be a folder path, not empty") }
@@ -138,13 +110,4 @@ private struct RPSchemaReader {
     private func missing(_ key: String, hint: String) -> AppError {
         .config(file: file, "the required key '\(key)' is missing\(hint)")
     }
-
-    private func error(_ entry: TOMLTable.Entry, _ message: String) -> AppError {
-        .config(file: file, line: entry.keyPosition.line, message)
-    }
-}
-
-extension String {
-    /// The text with `-` replaced by `_` (for the hint on `allowed-ips` written in a config file).
-    fileprivate var replacingDashes: String { String(map { $0 == "-" ? "_" : $0 }) }
 }
