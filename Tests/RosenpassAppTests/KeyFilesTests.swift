@@ -91,6 +91,27 @@ struct KeyFilesTests {
         #expect(message.hasSuffix("Fix it with: chmod 600 \(path)"), "\(message)")
     }
 
+    /// systemd's `LoadCredential=` may grant a dynamic user access through an ACL, which shows as mode
+    /// 0440: accepted inside the credentials directory only, and only while nobody else can write it
+    /// and others cannot read it.
+    @Test func credentialsDirectory_acceptsTheACLModeOnlyThere() throws {
+        let credentials = TemporaryFolder()
+        let elsewhere = TemporaryFolder()
+        func check(_ folder: TemporaryFolder, _ mode: mode_t, credentialsDirectory: String?) -> String {
+            let path = folder.write("sk-\(String(mode, radix: 8))", [UInt8](repeating: 2, count: 13_568), mode: mode)
+            let fd = open(path, O_RDONLY)
+            defer { close(fd) }
+            return errorText { try FileIO.requirePrivate(fd, path: path, credentialsDirectory: credentialsDirectory) }
+        }
+        #expect(check(credentials, 0o440, credentialsDirectory: credentials.path) == "no error")
+        #expect(check(credentials, 0o440, credentialsDirectory: credentials.path + "/") == "no error")
+        #expect(check(credentials, 0o640, credentialsDirectory: credentials.path) == "no error")
+        #expect(check(credentials, 0o460, credentialsDirectory: credentials.path).contains("accessible by its group"))
+        #expect(check(credentials, 0o444, credentialsDirectory: credentials.path).contains("accessible by group and others"))
+        #expect(check(elsewhere, 0o440, credentialsDirectory: credentials.path).contains("chmod 600"))
+        #expect(check(credentials, 0o440, credentialsDirectory: nil).contains("chmod 600"))
+    }
+
     @Test(arguments: [0o600, 0o400] as [mode_t])
     func privateSecretKey_isAccepted(_ mode: mode_t) throws {
         let folder = TemporaryFolder()

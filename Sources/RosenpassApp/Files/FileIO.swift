@@ -69,11 +69,18 @@ enum FileIO {
 
     /// Refuses a secret file that others can read or change.
     ///
-    /// Only regular files are checked: a pipe or `/dev/stdin` carries no meaningful mode.
-    static func requirePrivate(_ fd: Int32, path: String) throws(AppError) {
+    /// Only regular files are checked: a pipe or `/dev/stdin` carries no meaningful mode. One
+    /// exception: in systemd's credentials directory (`LoadCredential=`, `$CREDENTIALS_DIRECTORY`,
+    /// private to the service) systemd may grant the service's user access through an ACL, which
+    /// shows as group read permission (mode 0440); there a file that only group can read, and nobody
+    /// but its owner can change, is accepted.
+    static func requirePrivate(
+        _ fd: Int32, path: String, credentialsDirectory: String? = FileIO.credentialsDirectory
+    ) throws(AppError) {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .system("fstat", path, errno: errno) }
         guard info.st_mode & S_IFMT == S_IFREG else { return }
+        if info.st_mode & 0o026 == 0, let directory = credentialsDirectory, isInside(path, directory: directory) { return }
         let exposed = info.st_mode & 0o066
         if exposed != 0 {
             let who = exposed & 0o060 != 0 && exposed & 0o006 != 0 ? "group and others" : exposed & 0o060 != 0 ? "its group" : "others"
@@ -81,6 +88,23 @@ enum FileIO {
                 path,
                 "secret key file is accessible by \(who) (mode \(String(info.st_mode & 0o7777, radix: 8))); refusing to use it. Fix it with: chmod 600 \(ShellQuoting.quote(path))")
         }
+    }
+
+    /// systemd's credentials directory of this service, if it runs under one (`$CREDENTIALS_DIRECTORY`).
+    static var credentialsDirectory: String? {
+        guard let value = getenv("CREDENTIALS_DIRECTORY") else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
+    }
+
+    /// Whether `path`, with every symlink resolved, lies inside `directory` (resolved likewise).
+    static func isInside(_ path: String, directory: String) -> Bool {
+        guard let file = realpath(path, nil) else { return false }
+        defer { free(file) }
+        guard let folder = realpath(directory, nil) else { return false }
+        defer { free(folder) }
+        let base = String(cString: folder)
+        return String(cString: file).hasPrefix(base.hasSuffix("/") ? base : base + "/")
     }
 
     /// Whether something exists at `path` (without following a final symlink).
