@@ -128,6 +128,7 @@ cat > "$D/rosenpass/device.toml" <<EOF
 public_key = "$D/rosenpass/device.rosenpass-public"
 secret_key = "$D/rosenpass/device.rosenpass-secret"
 listen = ["$net.2.1:9999"]
+verbosity = "Verbose"
 
 [[peers]]
 public_key = "$D/rosenpass/remote.rosenpass-public"
@@ -174,7 +175,7 @@ unit_command "$iso_repo/systemd/rosenpass-exchange.service" daemon_command \
     "/usr/local/bin/|$ISO_BIN/" \
     "/srv/rosenpass-link/sock/broker.sock|$link_socket" \
     "/etc/rosenpass/device.toml|$D/rosenpass/device.toml"
-start_logged "$logs/D-daemon.log" as_user D "$d_kx" env RUST_LOG=info "${daemon_command[@]}"
+start_logged "$logs/D-daemon.log" as_user D "$d_kx" "${daemon_command[@]}"
 daemon_pid=$last_pid
 
 link_setup
