@@ -16,7 +16,7 @@ fi
 source "$(dirname "$0")/broker/lib.sh"
 
 require_root
-require_tools ip wg wireguard-go setcap setpriv useradd
+require_tools ip wg wireguard-go setcap getcap setpriv useradd
 [ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3 (Debian python3)"
 require_binaries rosenpass-wireguard-broker-privileged rosenpass-wireguard-broker-socket-handler
 
@@ -103,6 +103,33 @@ log "allowed peer: install and confirm with wg show"
 [ "$(ask "$ifa:$p1:$psk1")" = 0x00 ] || fail "setting the allowed peer's PSK failed"
 [ "$(wg_psk "$ns" "$ifa" "$p1")" = "$psk1" ] || fail "wg show does not report the installed PSK"
 [ "$(wg_psk "$ns" "$ifa" "$p2")" = "(none)" ] || fail "another peer's PSK changed"
+
+# The model of systemd/rosenpass-broker.service: CAP_NET_ADMIN as an ambient capability (no file
+# capabilities). The handler clears its own effective set; the privileged broker it starts still
+# gets CAP_NET_ADMIN, and works.
+log "ambient CAP_NET_ADMIN (the broker unit): the handler holds none effective, its child does"
+mkdir -p "$work/bin-ambient"
+install -m 0755 "$work/bin/rosenpass-wireguard-broker-privileged" "$work/bin-ambient/"  # no file capabilities
+[ -z "$(getcap "$work/bin-ambient/rosenpass-wireguard-broker-privileged")" ] || fail "the copy kept its file capabilities"
+ambient_sock="$work/run/ambient.sock"
+ip netns exec "$ns" setpriv --reuid="$user" --regid="$user" --init-groups --inh-caps=+net_admin --ambient-caps=+net_admin -- \
+    "$work/bin/rosenpass-wireguard-broker-socket-handler" --listen-path "$ambient_sock" --allow-peer "$ifa:$p1" \
+    -- "$work/bin-ambient/rosenpass-wireguard-broker-privileged" 2> "$work/handler-ambient.log" &
+ambient_handler=$!
+started_pids+=("$ambient_handler")
+wait_for "[ -S '$ambient_sock' ]" 10 || { cat "$work/handler-ambient.log" >&2; fail "the ambient-capability handler did not start"; }
+ambient_child=$(pgrep -P "$ambient_handler" -f rosenpass-wireguard-broker-privileged | head -1)
+[ -n "$ambient_child" ] || fail "no privileged child of the ambient-capability handler"
+capeff=$(awk '/^CapEff:/ {print $2}' "/proc/$ambient_handler/status")
+[ "$capeff" = "0000000000000000" ] || fail "the socket handler kept effective capabilities: CapEff=$capeff"
+capeff=$(awk '/^CapEff:/ {print $2}' "/proc/$ambient_child/status")
+[ "$capeff" = "0000000000001000" ] || fail "its privileged child has CapEff=$capeff, expected only CAP_NET_ADMIN"
+psk_ambient=$(wg genpsk)
+[ "$(as_user "$user" /usr/bin/python3 "$request" --socket "$ambient_sock" "$ifa:$p1:$psk_ambient")" = 0x00 ] \
+    || fail "the ambient-capability broker did not install the key"
+[ "$(wg_psk "$ns" "$ifa" "$p1")" = "$psk_ambient" ] || fail "wg show does not report the key set by the ambient-capability broker"
+kill -TERM "$ambient_handler"
+wait_for "! kill -0 $ambient_handler 2>/dev/null" 10 || fail "the ambient-capability handler did not stop"
 
 log "refused peer and interface, unknown peer and interface"
 [ "$(ask "$ifa:$p2:$psk2")" = 0x01 ] || fail "a peer outside the allow-list was not refused"

@@ -75,6 +75,13 @@ struct SocketHandlerCommand: ParsableCommand {
         BrokerLogging.bootstrap()
         POSIX.ignoreSIGPIPE()
         let logger = Logger(label: "rosenpass-wireguard-broker-socket-handler")
+        // The handler only frames requests; capabilities it was started with (CAP_NET_ADMIN from a
+        // unit's AmbientCapabilities=) are for the privileged broker it starts, not for it.
+        switch POSIX.clearEffectiveCapabilities() {
+        case nil: logger.warning("could not clear this process's effective capabilities")
+        case 0: break
+        case let cleared?: logger.info("cleared effective capabilities 0x\(String(cleared, radix: 16)); the broker command still inherits its ambient ones")
+        }
 
         var brokerCommand = command.isEmpty ? ["rosenpass-wireguard-broker-privileged"] : command
         for name in allowInterface { brokerCommand += ["--allow-interface", name] }

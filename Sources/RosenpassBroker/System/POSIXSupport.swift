@@ -160,6 +160,32 @@ public enum POSIX {
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32).self)
     }()
 
+    /// Empties this process's effective capability set, keeping the permitted, inheritable and ambient
+    /// sets, so that a program it starts still receives its ambient capabilities (the socket handler
+    /// under `systemd/rosenpass-broker.service` passes `CAP_NET_ADMIN` on to the privileged broker
+    /// without using it itself). Returns what was cleared (bit n = capability n), or `nil` if the
+    /// capabilities could not be read or changed.
+    public static func clearEffectiveCapabilities() -> UInt64? {
+        typealias CapabilityCall = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int32
+        guard let getter = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "capget"),
+              let setter = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "capset") else { return nil }
+        let capget = unsafeBitCast(getter, to: CapabilityCall.self)
+        let capset = unsafeBitCast(setter, to: CapabilityCall.self)
+        // struct __user_cap_header_struct { u32 version; int pid; } and, for version 3, two
+        // struct __user_cap_data_struct { u32 effective, permitted, inheritable; }.
+        var header: [UInt32] = [0x2008_0522, 0]
+        var data = [UInt32](repeating: 0, count: 6)
+        let read = header.withUnsafeMutableBytes { h in data.withUnsafeMutableBytes { d in capget(h.baseAddress!, d.baseAddress!) } }
+        guard read == 0 else { return nil }
+        let effective = UInt64(data[0]) | UInt64(data[3]) << 32
+        guard effective != 0 else { return 0 }
+        data[0] = 0
+        data[3] = 0
+        header = [0x2008_0522, 0]
+        let written = header.withUnsafeMutableBytes { h in data.withUnsafeMutableBytes { d in capset(h.baseAddress!, d.baseAddress!) } }
+        return written == 0 ? effective : nil
+    }
+
     /// Ignores SIGPIPE for the whole process, so writes to a closed pipe report EPIPE instead.
     public static func ignoreSIGPIPE() {
         signal(SIGPIPE, SIG_IGN)
