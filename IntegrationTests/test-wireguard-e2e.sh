@@ -25,7 +25,8 @@
 #         capabilities; the privileged broker it spawns gets CAP_NET_ADMIN from its file capabilities
 #         (setcap, as an install for kernel WireGuard would have it). Nothing of this setup is root.
 #   sock: wireguard-go runs as root (the usual way), so the socket handler and the privileged broker
-#         run as root, with every capability but CAP_NET_ADMIN dropped from their bounding set. The
+#         run as root, with every capability but CAP_NET_ADMIN dropped from their bounding set (and the handler
+#         clears its effective set, so only the privileged broker uses CAP_NET_ADMIN). The
 #         daemons run as another unprivileged user, rp-e2e-daemon, with no capabilities: they reach
 #         WireGuard only through the handler's socket (mode 0660, group rp-e2e-daemon), and the
 #         handler only lets them set the PSK of their one peer (--allow-peer).
@@ -221,12 +222,14 @@ for fd in 0 1; do
     readlink "/proc/$def_privileged/fd/$fd" | grep -q '^pipe:' || fail "def: the privileged broker's fd $fd is not a pipe"
 done
 expect_process "sock: alice's daemon" "${daemon_pid[alice-sock]}" "$daemon_user" "$no_caps"
-expect_process "sock: alice's socket handler" "${handler_pid[alice]}" root "$net_admin"
+# The handler clears its effective set at start; the broker it starts gets CAP_NET_ADMIN (root's
+# exec, cut down by the bounding set).
+expect_process "sock: alice's socket handler" "${handler_pid[alice]}" root "$no_caps"
 sock_privileged=$(child_of "${handler_pid[alice]}" rosenpass-wireguard-broker-privileged)
 expect_process "sock: its privileged broker" "$sock_privileged" root "$net_admin"
 ! ip netns exec "${ns[alice]}" setpriv --reuid="$daemon_user" --regid="$daemon_user" --init-groups --inh-caps=-all -- \
     wg show rpa-sock > /dev/null 2>&1 || fail "sock: the daemons' user can reach WireGuard without the broker"
-log "both: uids and capabilities as intended (daemons: none; privileged brokers: CAP_NET_ADMIN); def: no unix socket"
+log "both: uids and capabilities as intended (daemons and handler: none; privileged brokers: CAP_NET_ADMIN); def: no unix socket"
 
 # Before the first exchange the PSKs differ, so WireGuard's handshake fails and nothing crosses.
 ping_pids=()
