@@ -25,8 +25,8 @@
 #         capabilities; the privileged broker it spawns gets CAP_NET_ADMIN from its file capabilities
 #         (setcap, as an install for kernel WireGuard would have it). Nothing of this setup is root.
 #   sock: wireguard-go runs as root (the usual way), so the socket handler and the privileged broker
-#         run as root, with every capability but CAP_NET_ADMIN dropped from their bounding set (and the handler
-#         clears its effective set, so only the privileged broker uses CAP_NET_ADMIN). The
+#         run as root, with every capability but CAP_NET_ADMIN dropped from their bounding set (the
+#         handler clears its effective set, so only the privileged broker uses CAP_NET_ADMIN). The
 #         daemons run as another unprivileged user, rp-e2e-daemon, with no capabilities: they reach
 #         WireGuard only through the handler's socket (mode 0660, group rp-e2e-daemon), and the
 #         handler only lets them set the PSK of their one peer (--allow-peer).
