@@ -23,8 +23,12 @@
 #     peer with its endpoint (Rosenpass port + 1) and allowed IPs, and a route per allowed-ips entry;
 #   * within 20 s both interfaces hold the same PSK for each other (`wg show DEV preshared-keys`);
 #   * pings cross the tunnel both ways over the configured addresses;
-#   * SIGTERM ends both rp processes with status 0, and the interfaces, UAPI sockets and
-#     wireguard-go processes are gone.
+#   * with wireguard-go: a stale UAPI socket left at alice's socket path (as a SIGKILLed
+#     wireguard-go leaves it) does not stop her rp, which then serves a live socket there; a second
+#     rp for the same name in bob's namespace (which shares /run/wireguard) is refused with "a
+#     WireGuard interface rp-alice already exists" and leaves alice's interface alone;
+#   * SIGHUP (the terminal closed) ends alice's rp and SIGTERM bob's, both with status 0, and the
+#     interfaces, UAPI sockets and wireguard-go processes are gone.
 #
 # Exit 0 = passed, 77 = skipped (not root, or a tool is missing), anything else = failed.
 # RP_TEST_KEEP=1 keeps the work folder (keys, logs) for inspection.
@@ -38,7 +42,7 @@ fi
 source "$(dirname "$0")/broker/lib.sh"
 
 require_root
-require_tools ip wg wireguard-go ping mount stat cmp
+require_tools ip wg wireguard-go ping mount stat cmp python3 timeout
 require_binaries rp
 [ -n "${RP_TEST_PRIVATE_MOUNTS:-}" ] || skip "needs unshare (util-linux) for a private /run/wireguard"
 rp=$ROSENPASS_BIN_DIR/rp
@@ -119,6 +123,11 @@ ip -n "${ns[alice]}" link set veth0 up
 ip -n "${ns[bob]}" link set veth0 up
 
 log "rp exchange on both hosts"
+# A stale UAPI socket where alice's wireguard-go will put its own: bound, then closed, so nothing
+# accepts on it (ECONNREFUSED), as a SIGKILLed wireguard-go leaves it. rp must remove it, not take it
+# for the new wireguard-go's socket (kernel WireGuard does not look at it).
+python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' /run/wireguard/rp-alice.sock
+[ -S /run/wireguard/rp-alice.sock ] || fail "could not make the stale socket"
 # `ip netns exec` execs in place, so $! is rp itself.
 ip netns exec "${ns[alice]}" "$rp" verbose exchange "$work/alice.private" dev rp-alice ip 10.78.0.1/32 \
     listen 192.168.78.1:9999 peer "$work/bob.public" allowed-ips 10.78.0.2/32,fd78::2/128 \
@@ -149,9 +158,26 @@ for host in alice bob; do
 done
 if grep -q 'is up with kernel WireGuard' "$work/alice.log"; then
     log "rp used kernel WireGuard"
+    rm /run/wireguard/rp-alice.sock
 else
     grep -q 'is up with wireguard-go' "$work/alice.log" || fail "rp did not say which WireGuard it uses"
     log "rp fell back to wireguard-go (the kernel has no WireGuard)"
+    python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' /run/wireguard/rp-alice.sock \
+        || fail "alice's rp started, but nothing serves /run/wireguard/rp-alice.sock (the stale socket was taken for the new one)"
+    log "a stale UAPI socket did not stop rp"
+
+    # The name is served by alice's wireguard-go; bob's namespace has no rp-alice link, but shares
+    # /run/wireguard: a second rp for rp-alice there must be refused, and must not touch alice's.
+    status=0
+    ip netns exec "${ns[bob]}" timeout 30 "$rp" exchange "$work/bob.private" dev rp-alice listen 192.168.78.2:9100 \
+        > /dev/null 2> "$work/conflict.log" || status=$?
+    [ $status -eq 1 ] || fail "a second rp for rp-alice exited $status, expected 1: $(cat "$work/conflict.log")"
+    grep -q 'a WireGuard interface rp-alice already exists' "$work/conflict.log" \
+        || fail "a second rp for rp-alice did not say the interface exists: $(cat "$work/conflict.log")"
+    ! ip -n "${ns[bob]}" link show rp-alice > /dev/null 2>&1 || fail "the refused rp left an rp-alice link in bob's namespace"
+    [ -S /run/wireguard/rp-alice.sock ] || fail "the refused rp removed alice's UAPI socket"
+    kill -0 "${pid[alice]}" 2> /dev/null || fail "alice's rp exited"
+    log "a second rp for a served name is refused"
 fi
 
 log "interface configuration"
@@ -188,14 +214,21 @@ ip netns exec "${ns[bob]}" ping -n -q -c 1 -w 15 10.78.0.1 > /dev/null || fail "
 ip netns exec "${ns[alice]}" ping -n -q -c 1 -w 10 10.78.0.2 > /dev/null || fail "alice cannot ping bob (10.78.0.2) over the tunnel"
 [ "$(wg_of alice latest-handshakes | awk '{ print $2 }')" != 0 ] || fail "no WireGuard handshake on rp-alice"
 
-log "SIGTERM removes the interfaces"
+# Alice's terminal "closes" (SIGHUP), bob's rp gets SIGTERM. A shell that was started with SIGHUP
+# ignored passes that on to rp (as nohup means it), and then only SIGTERM is tested.
+declare -A stop_signal=([alice]=HUP [bob]=TERM)
+if (( 0x$(awk '$1 == "SigIgn:" { print $2 }' /proc/$$/status) & 1 )); then
+    log "SIGHUP is ignored in this shell (nohup?): testing SIGTERM only"
+    stop_signal[alice]=TERM
+fi
+log "SIG${stop_signal[alice]} and SIG${stop_signal[bob]} remove the interfaces"
 for host in alice bob; do
-    kill -TERM "${pid[$host]}"
+    kill -"${stop_signal[$host]}" "${pid[$host]}"
 done
 for host in alice bob; do
     status=0
     wait "${pid[$host]}" || status=$?
-    [ $status -eq 0 ] || fail "$host's rp exited with status $status after SIGTERM"
+    [ $status -eq 0 ] || fail "$host's rp exited with status $status after SIG${stop_signal[$host]}"
     grep -q "rp: removed ${dev[$host]}" "$work/$host.log" || fail "$host's rp did not report removing ${dev[$host]}"
     ! ip -n "${ns[$host]}" link show "${dev[$host]}" > /dev/null 2>&1 || fail "${dev[$host]} still exists after SIGTERM"
     [ ! -e "/run/wireguard/${dev[$host]}.sock" ] || fail "${dev[$host]}'s UAPI socket is left behind"

@@ -141,7 +141,9 @@ struct RPKeyFoldersTests {
         let good = folder.write("wgsk", text, mode: 0o600)
         #expect(try RPKeyFolders.loadWireGuardSecretKey(good).unprotectedArray() == secret)
         let open = folder.write("open-wgsk", text, mode: 0o644)
-        #expect(errorText { _ = try RPKeyFolders.loadWireGuardSecretKey(open) } != "no error")
+        let openMessage = errorText { _ = try RPKeyFolders.loadWireGuardSecretKey(open) }
+        #expect(openMessage.contains(open) && openMessage.contains("mode 644"), "names the file and its mode: \(openMessage)")
+        #expect(openMessage.contains("chmod 600"), "says how to fix it: \(openMessage)")
         let short = folder.write("short", Array("AAAA".utf8), mode: 0o600)
         #expect(errorText { _ = try RPKeyFolders.loadWireGuardSecretKey(short) }.contains("not a WireGuard private key"))
         let long = folder.write("long", [UInt8](repeating: UInt8(ascii: "A"), count: 60), mode: 0o600)

@@ -13,6 +13,25 @@ import Testing
 struct RPWireGuardMessagesTests {
     private func bytes(_ message: NetlinkMessageBuilder) -> [UInt8] { message.withMessage { Array($0) } }
 
+    /// The attributes in `bytes` with their type words as sent, flags included (the kernel rejects
+    /// a WireGuard nest without `NLA_F_NESTED`, so the flag must be checked, not masked away).
+    private func rawAttributes(_ bytes: [UInt8]) -> [(type: UInt16, payload: [UInt8])] {
+        var result: [(type: UInt16, payload: [UInt8])] = []
+        var offset = 0
+        while offset + 4 <= bytes.count {
+            let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
+            let type = UInt16(bytes[offset + 2]) | UInt16(bytes[offset + 3]) << 8
+            guard length >= 4, offset + length <= bytes.count else {
+                Issue.record("malformed attribute at offset \(offset)")
+                break
+            }
+            result.append((type, Array(bytes[(offset + 4)..<(offset + length)])))
+            offset += (length + 3) & ~3
+        }
+        #expect(offset == bytes.count, "trailing bytes after the attributes")
+        return result
+    }
+
     /// The netlink header: length, type, flags, sequence, port 0.
     private func header(length: UInt32, type: UInt16, flags: UInt16, sequence: UInt32) -> [UInt8] {
         withUnsafeBytes(of: length.littleEndian) { Array($0) } + withUnsafeBytes(of: type.littleEndian) { Array($0) }
@@ -38,6 +57,14 @@ struct RPWireGuardMessagesTests {
         var delete = header(length: 32, type: 17, flags: 0x5, sequence: 4)
         delete += [0, 0, 0, 0, 5, 0, 0, 0] + [UInt8](repeating: 0, count: 8)
         #expect(bytes(RouteNetlink.deleteLinkMessage(index: 5, sequence: 4)) == delete)
+    }
+
+    @Test func deleteByName_addressesTheLinkByName() {
+        // `ip link del wg0`: index 0 and IFLA_IFNAME, for a link whose index could not be found.
+        var expected = header(length: 40, type: 17, flags: 0x5, sequence: 6)
+        expected += [UInt8](repeating: 0, count: 16)
+        expected += [8, 0, 3, 0] + Array("wg0".utf8) + [0]
+        #expect(bytes(RouteNetlink.deleteLinkMessage(name: "wg0", sequence: 6)) == expected)
     }
 
     @Test func addAddress_setsLocalAndAddress() throws {
@@ -82,29 +109,31 @@ struct RPWireGuardMessagesTests {
         #expect(Array(raw[4..<8]) == [0x1b, 0, 0x5, 0], "the family id; NLM_F_REQUEST | NLM_F_ACK")
         #expect(Array(raw[16..<20]) == [1, 1, 0, 0], "WG_CMD_SET_DEVICE, version 1")
 
-        let attributes = raw.withUnsafeBytes { all in
-            netlinkAttributes(UnsafeRawBufferPointer(rebasing: all[20...])).map { (type: $0.type & 0x3fff, payload: Array($0.payload)) }
-        }
-        #expect(attributes.map(\.type) == [1, 3, 6, 5, 8])  // IFINDEX, PRIVATE_KEY, LISTEN_PORT, FLAGS, PEERS
+        let attributes = rawAttributes(Array(raw[20...]))
+        // IFINDEX, PRIVATE_KEY, LISTEN_PORT, FLAGS, PEERS | NLA_F_NESTED
+        #expect(attributes.map(\.type) == [1, 3, 6, 5, 0x8008])
         #expect(attributes[0].payload == [5, 0, 0, 0])
         #expect(attributes[1].payload == [UInt8](repeating: 0xaa, count: 32))
         #expect(attributes[2].payload == [0x10, 0x27], "port 10000")
         #expect(attributes[3].payload == [1, 0, 0, 0], "WGDEVICE_F_REPLACE_PEERS")
 
-        let peers = attributes[4].payload.withUnsafeBytes { netlinkAttributes($0).map { Array($0.payload) } }
-        #expect(peers.count == 1)
-        let peer = peers[0].withUnsafeBytes { netlinkAttributes($0).map { (type: $0.type & 0x3fff, payload: Array($0.payload)) } }
-        #expect(peer.map(\.type) == [1, 2, 3, 4, 5, 9])  // PUBLIC_KEY, PRESHARED_KEY, FLAGS, ENDPOINT, KEEPALIVE, ALLOWEDIPS
+        let peers = rawAttributes(attributes[4].payload)
+        #expect(peers.map(\.type) == [0x8000], "one peer, a nest (index 0 | NLA_F_NESTED)")
+        let peer = rawAttributes(peers[0].payload)
+        // PUBLIC_KEY, PRESHARED_KEY, FLAGS, ENDPOINT, PERSISTENT_KEEPALIVE_INTERVAL, ALLOWEDIPS | NLA_F_NESTED
+        #expect(peer.map(\.type) == [1, 2, 3, 4, 5, 0x8009])
         #expect(peer[0].payload == [UInt8](repeating: 0xbb, count: 32))
         #expect(peer[1].payload == [UInt8](repeating: 0xcc, count: 32))
         #expect(peer[2].payload == [2, 0, 0, 0], "WGPEER_F_REPLACE_ALLOWEDIPS")
         #expect(Array(peer[3].payload.prefix(8)) == [2, 0, 0x27, 0x10, 192, 168, 78, 1], "struct sockaddr_in, port in network order")
         #expect(peer[4].payload == [5, 0])
-        let allowed = peer[5].payload.withUnsafeBytes { netlinkAttributes($0).map { Array($0.payload) } }
-        let entries = allowed.map { entry in entry.withUnsafeBytes { netlinkAttributes($0).map { Array($0.payload) } } }
-        #expect(entries.count == 2)
-        #expect(entries.first == [[2, 0], [10, 78, 0, 2], [32]])
-        #expect(entries.last == [[10, 0], [0xfd, 0x78] + [UInt8](repeating: 0, count: 14), [64]])
+        let allowed = rawAttributes(peer[5].payload)
+        #expect(allowed.map(\.type) == [0x8000, 0x8001], "two allowed IPs, each a nest")
+        let entries = allowed.map { rawAttributes($0.payload) }
+        // WGALLOWEDIP_A_FAMILY, IPADDR, CIDR_MASK: plain attributes.
+        #expect(entries.map { $0.map(\.type) } == [[1, 2, 3], [1, 2, 3]])
+        #expect(entries.first?.map(\.payload) == [[2, 0], [10, 78, 0, 2], [32]])
+        #expect(entries.last?.map(\.payload) == [[10, 0], [0xfd, 0x78] + [UInt8](repeating: 0, count: 14), [64]])
     }
 
     @Test func uapiSet_isTheCompleteConfiguration() throws {

@@ -12,19 +12,21 @@ import RosenpassProtocol
 
 /// Runs `rp exchange`: creates and configures the WireGuard interface, runs the Rosenpass daemon
 /// core with every exchanged key going to that interface, and removes the interface on SIGINT,
-/// SIGTERM or SIGQUIT.
+/// SIGTERM, SIGQUIT or SIGHUP (the terminal closed; unless `rp` was started with SIGHUP ignored, as
+/// by `nohup`).
 ///
 /// In order:
 /// 1. check the options (``RPExchangePlan``) and load every key: `wgsk`, `pqsk`, `pqpk` from the
 ///    private folder; per peer `wgpk`, `pqpk` and, if present, `psk`;
 /// 2. set up the daemon core (this binds the Rosenpass socket and takes over the signals, so a
-///    signal from here on ends `rp` cleanly);
+///    signal from here on ends `rp` cleanly) and turn SIGHUP into SIGTERM (``HangUpAsTerminate``);
 /// 3. create the interface: kernel WireGuard over rtnetlink, or wireguard-go when the kernel has
 ///    none; private key, listen port = Rosenpass port + 1, and every peer with its endpoint
 ///    (port + 1), keepalive, allowed IPs and a random PSK; bring it up;
 /// 4. add the `ip` address and a route per allowed-ips entry;
 /// 5. run the daemon core, its PSKs going through the in-process broker (``RPInProcessBroker``);
-/// 6. on a signal: stop, delete the interface (or stop wireguard-go).
+/// 6. on a signal: stop, delete the interface (or stop wireguard-go), and say "rp: removed DEV"; if
+///    the removal fails, that is the error (exit status 1) and nothing claims it was removed.
 ///
 /// Fixed against the reference: peers exist in WireGuard from the start (the reference relied on
 /// `wg set` creating them with the first key); addresses and routes are set over netlink and a
@@ -36,8 +38,9 @@ public enum RPExchange {
     ///   - options: what to set up.
     ///   - logger: for run-time messages (stderr).
     ///   - note: receives the one-line start-up and shutdown notes (stderr in `rp`).
-    /// - Throws: ``AppError`` when something cannot be loaded or set up (nothing is left behind), or
-    ///   when wireguard-go dies while `rp` runs.
+    /// - Throws: ``AppError`` when something cannot be loaded or set up (nothing is left behind, or a
+    ///   warning says what is), when wireguard-go dies while `rp` runs, or when the interface cannot
+    ///   be removed at the end.
     public static func run(_ options: RPExchangeOptions, logger: Logger, note: (String) -> Void) throws(AppError) {
         let plan = try RPExchangePlan(options)
         for warning in plan.warnings { logger.warning("\(warning)") }
@@ -54,10 +57,11 @@ public enum RPExchange {
             broker.finish()
             throw error
         }
+        let hangUp = HangUpAsTerminate()
 
         let interface: RPWireGuardInterface
         do throws(AppError) {
-            interface = try RPWireGuardInterface.create(name: plan.device, settings: setup.wireGuard)
+            interface = try RPWireGuardInterface.create(name: plan.device, settings: setup.wireGuard, warn: { logger.warning("\($0)") })
         } catch {
             broker.finish()
             throw error
@@ -83,14 +87,31 @@ public enum RPExchange {
         }
 
         broker.finish()
-        interface.remove(report: { logger.warning("\($0)") })
+        var removal: AppError?
+        do throws(AppError) {
+            try interface.remove()
+        } catch {
+            removal = error
+        }
         if case .userspace(let process, _) = interface.implementation, let exit = process.unexpectedExit, failure == nil {
             failure = .runtime("\(exit) while rp was running; \(plan.device) is gone")
         }
-        note("rp: removed \(plan.device)")
         // The daemon (its keys, its signal handlers) lives until the interface is gone.
-        withExtendedLifetime(daemon) {}
-        if let failure { throw failure }
+        withExtendedLifetime((daemon, hangUp)) {}
+        try conclude(device: plan.device, failure: failure, removal: removal, note: note)
+    }
+
+    /// The end of `rp exchange`, once the interface's removal was attempted: "rp: removed DEV" only
+    /// when it worked; a failed removal is an error (so a non-zero exit status), added to any
+    /// earlier one.
+    static func conclude(device: String, failure: AppError?, removal: AppError?, note: (String) -> Void) throws(AppError) {
+        guard let removal else {
+            note("rp: removed \(device)")
+            if let failure { throw failure }
+            return
+        }
+        guard let failure else { throw removal }
+        throw .runtime("\(failure); then \(removal)")
     }
 
     /// Everything loaded from the key folders.
@@ -149,5 +170,46 @@ public enum RPExchange {
         }
         let loaded = try configuration.load()
         return Setup(configuration: configuration, loaded: loaded, wireGuard: wireGuard, policy: policy)
+    }
+}
+
+/// SIGHUP handled as SIGTERM while it lives: closing `rp exchange`'s terminal removes the interface
+/// and stops wireguard-go (which runs in a process group of its own, so the hang-up never reaches
+/// it) instead of killing `rp` and leaving both behind.
+///
+/// The handler sends SIGTERM to the process (`kill(2)` is async-signal-safe), which the daemon
+/// core's signal pipe then reports. A SIGHUP that `rp` inherited as ignored (`nohup`) stays ignored.
+/// On release SIGHUP gets its default action again.
+final class HangUpAsTerminate {
+    private let installed: Bool
+
+    init() {
+        var current = sigaction()
+        sigaction(SIGHUP, nil, &current)
+        if let handler = current.__sigaction_handler.sa_handler, unsafeBitCast(handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) {
+            installed = false
+            return
+        }
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            let saved = errno
+            kill(getpid(), SIGTERM)
+            errno = saved
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        sigaction(SIGHUP, &action, nil)
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGHUP)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        installed = true
+    }
+
+    deinit {
+        guard installed else { return }
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = SIG_DFL
+        sigaction(SIGHUP, &action, nil)
     }
 }

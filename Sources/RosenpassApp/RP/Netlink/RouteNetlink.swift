@@ -90,6 +90,12 @@ final class RouteNetlink {
         guard code == 0 || code == ENODEV else { throw .system("RTM_DELLINK", "interface \(name)", errno: code) }
     }
 
+    /// `ip link del NAME`, for a link whose index is unknown; a link that is already gone is not an error.
+    func deleteLink(named name: String) throws(AppError) {
+        let code = try send({ Self.deleteLinkMessage(name: name, sequence: $0) }, context: "deleting \(name)")
+        guard code == 0 || code == ENODEV else { throw .system("RTM_DELLINK", "interface \(name)", errno: code) }
+    }
+
     /// `ip address add ADDRESS dev INDEX`.
     func addAddress(_ address: IPPrefix, index: Int32, name: String) throws(AppError) {
         let code = try send({ Self.addAddressMessage(address, index: index, sequence: $0) }, context: "adding \(address) to \(name)")
@@ -126,6 +132,14 @@ final class RouteNetlink {
         NetlinkMessageBuilder(
             type: RTNetlink.deleteLink, flags: RTNetlink.flagRequest | RTNetlink.flagAck, sequence: sequence,
             familyHeader: RTNetlink.linkHeader(index: index))
+    }
+
+    static func deleteLinkMessage(name: String, sequence: UInt32) -> NetlinkMessageBuilder {
+        let message = NetlinkMessageBuilder(
+            type: RTNetlink.deleteLink, flags: RTNetlink.flagRequest | RTNetlink.flagAck, sequence: sequence,
+            familyHeader: RTNetlink.linkHeader())
+        message.attribute(RTNetlink.linkName, string: name)
+        return message
     }
 
     static func addAddressMessage(_ address: IPPrefix, index: Int32, sequence: UInt32) -> NetlinkMessageBuilder {

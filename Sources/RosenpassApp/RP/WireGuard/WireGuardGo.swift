@@ -43,27 +43,95 @@ final class WireGuardGoProcess: @unchecked Sendable {
     init(executable: String = WireGuardGoProcess.executable, interface: String) throws(AppError) {
         self.executable = executable
         self.interface = interface
-        pid = try Self.spawn(executable: executable, arguments: ["-f", interface])
+        let pid = try Self.spawn(executable: executable, arguments: ["-f", interface])
+        self.pid = pid
         do {
             watcher = try JoinableThread.start("wireguard-go watcher") { [self] in waitForExit() }
         } catch {
-            throw .runtime("cannot watch wireguard-go: \(error)")
+            // Nobody would stop or reap it: do both now, before the error leaves.
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            throw .runtime("cannot watch \(executable) (stopped it again): \(error)")
         }
     }
 
-    /// Waits until wireguard-go's UAPI socket for the interface exists.
+    /// Makes way for a new wireguard-go at the UAPI socket `path` of `interface`: nothing there is
+    /// fine; a socket nobody accepts on (`ECONNREFUSED`, left by a wireguard-go that was killed) is
+    /// stale and removed.
+    ///
+    /// wireguard-go replaces a stale socket itself, but only after it has created its TUN device;
+    /// until then the old socket would pass for the new one.
+    ///
+    /// - Throws: ``AppError`` when a process accepts on the socket (another userspace WireGuard
+    ///   serves `interface`), when the path is not a socket, or when it cannot be checked or removed.
+    static func clearStaleSocket(_ path: String, interface: String) throws(AppError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw .system("lstat", path, errno: errno)
+        }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw .runtime("\(path), where wireguard-go puts the UAPI socket of \(interface), exists and is not a socket; remove it, or choose another name with dev")
+        }
+        switch probe(path) {
+        case .accepted:
+            throw .runtime(
+                "a WireGuard interface \(interface) already exists: a userspace WireGuard (perhaps in another network namespace) serves its UAPI socket \(path); stop it, or choose another name with dev")
+        case .refused:
+            guard unlink(path) == 0 || errno == ENOENT else { throw .system("unlink (stale UAPI socket)", path, errno: errno) }
+        case .absent:
+            return
+        case .failed(let error):
+            throw .runtime("cannot check whether the UAPI socket \(path) is in use: \(error)")
+        }
+    }
+
+    /// What a connection attempt to a unix socket found.
+    enum SocketProbe {
+        /// A process accepted the connection.
+        case accepted
+        /// A socket file nobody listens on (`ECONNREFUSED`): stale.
+        case refused
+        /// No such file (`ENOENT`).
+        case absent
+        /// Anything else.
+        case failed(String)
+    }
+
+    /// Connects to the unix stream socket at `path` and closes the connection at once.
+    static func probe(_ path: String) -> SocketProbe {
+        do {
+            close(try UnixSocket.connect(path: path))
+            return .accepted
+        } catch let error as BrokerError where error.systemErrno == ECONNREFUSED {
+            return .refused
+        } catch let error as BrokerError where error.systemErrno == ENOENT {
+            return .absent
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+
+    /// Waits until wireguard-go accepts connections on its UAPI socket for the interface (a socket
+    /// file alone is not enough: see ``clearStaleSocket(_:interface:)``).
     ///
     /// - Throws: ``AppError`` when wireguard-go exits first or `timeout` seconds pass.
     func waitForSocket(_ path: String, timeout: Double) throws(AppError) {
         var waited = 0.0
+        var last = "no socket"
         while true {
-            var info = stat()
-            if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK { return }
+            switch Self.probe(path) {
+            case .accepted: return
+            case .refused: last = "the socket refuses connections"
+            case .absent: last = "no socket"
+            case .failed(let error): last = error
+            }
             if let status = lock.withLock({ exitStatus }) {
                 throw .runtime("\(executable) \(ProcessSpawner.describe(status: status)) before it created \(interface) (its messages, if any, are above)")
             }
             guard waited < timeout else {
-                throw .runtime("\(executable) (pid \(pid)) made no UAPI socket \(path) within \(Int(timeout)) s")
+                throw .runtime("\(executable) (pid \(pid)) did not answer on its UAPI socket \(path) within \(Int(timeout)) s (\(last))")
             }
             usleep(20_000)
             waited += 0.02
