@@ -64,6 +64,9 @@ public final class Daemon {
     /// Datagrams the core dropped since the last summary, and the last reason (for the verbose log).
     private var dropped = (count: 0, lastReport: -Double.infinity)
 
+    /// SIGINT, SIGTERM and SIGQUIT: the signals that end the daemon (`components.md` §6.2).
+    public static let standardStopSignals: [Int32] = [SIGINT, SIGTERM, SIGQUIT]
+
     /// The addresses the daemon's sockets are bound to (after the kernel picked ports for port 0).
     public var localAddresses: [SocketAddress] { sockets.map(\.localAddress) }
 
@@ -75,10 +78,11 @@ public final class Daemon {
     ///   - kems: the KEM implementations for the protocol core.
     ///   - broker: how to reach WireGuard.
     ///   - logger: for everything but the stdout lines.
+    ///   - stopSignals: the signals that end ``run()`` normally (`rp` adds SIGHUP).
     /// - Throws: ``AppError`` when a socket cannot be bound or the core refuses a key or peer.
     public init(
         configuration: Configuration, loaded: LoadedConfiguration, kems: some KEMSuite,
-        broker: BrokerChoice, logger: Logger
+        broker: BrokerChoice, logger: Logger, stopSignals: [Int32] = Daemon.standardStopSignals
     ) throws(AppError) {
         guard let keypair = loaded.keypair else {
             throw .runtime("Server keypair missing: set public_key and secret_key")
@@ -118,7 +122,7 @@ public final class Daemon {
         }
         self.peers = peers
         sockets = try Self.bind(configuration.listen, logger: logger)
-        signals = try SignalPipe(signals: [SIGINT, SIGTERM, SIGQUIT])
+        signals = try SignalPipe(signals: stopSignals)
         SignalPipe.ignoreSIGPIPE()
 
         switch broker {

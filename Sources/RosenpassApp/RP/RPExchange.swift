@@ -18,8 +18,8 @@ import RosenpassProtocol
 /// In order:
 /// 1. check the options (``RPExchangePlan``) and load every key: `wgsk`, `pqsk`, `pqpk` from the
 ///    private folder; per peer `wgpk`, `pqpk` and, if present, `psk`;
-/// 2. set up the daemon core (this binds the Rosenpass socket and takes over the signals, so a
-///    signal from here on ends `rp` cleanly) and turn SIGHUP into SIGTERM (``HangUpAsTerminate``);
+/// 2. set up the daemon core (this binds the Rosenpass socket and takes over the signals, SIGHUP
+///    included unless it was inherited as ignored, so a signal from here on ends `rp` cleanly);
 /// 3. create the interface: kernel WireGuard over rtnetlink, or wireguard-go when the kernel has
 ///    none; private key, listen port = Rosenpass port + 1, and every peer with its endpoint
 ///    (port + 1), keepalive, allowed IPs and a random PSK; bring it up;
@@ -52,12 +52,12 @@ public enum RPExchange {
         do throws(AppError) {
             daemon = try Daemon(
                 configuration: setup.configuration, loaded: setup.loaded, kems: StandardKEMs(),
-                broker: plan.peers.isEmpty ? .none : .endpoint(broker.endpoint), logger: logger)
+                broker: plan.peers.isEmpty ? .none : .endpoint(broker.endpoint), logger: logger,
+                stopSignals: Daemon.standardStopSignals + (hangUpIsIgnored() ? [] : [SIGHUP]))
         } catch {
             broker.finish()
             throw error
         }
-        let hangUp = HangUpAsTerminate()
 
         let interface: RPWireGuardInterface
         do throws(AppError) {
@@ -97,7 +97,7 @@ public enum RPExchange {
             failure = .runtime("\(exit) while rp was running; \(plan.device) is gone")
         }
         // The daemon (its keys, its signal handlers) lives until the interface is gone.
-        withExtendedLifetime((daemon, hangUp)) {}
+        withExtendedLifetime(daemon) {}
         try conclude(device: plan.device, failure: failure, removal: removal, note: note)
     }
 
@@ -173,43 +173,12 @@ public enum RPExchange {
     }
 }
 
-/// SIGHUP handled as SIGTERM while it lives: closing `rp exchange`'s terminal removes the interface
-/// and stops wireguard-go (which runs in a process group of its own, so the hang-up never reaches
-/// it) instead of killing `rp` and leaving both behind.
-///
-/// The handler sends SIGTERM to the process (`kill(2)` is async-signal-safe), which the daemon
-/// core's signal pipe then reports. A SIGHUP that `rp` inherited as ignored (`nohup`) stays ignored.
-/// On release SIGHUP gets its default action again.
-final class HangUpAsTerminate {
-    private let installed: Bool
-
-    init() {
-        var current = sigaction()
-        sigaction(SIGHUP, nil, &current)
-        if let handler = current.__sigaction_handler.sa_handler, unsafeBitCast(handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) {
-            installed = false
-            return
-        }
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in
-            let saved = errno
-            kill(getpid(), SIGTERM)
-            errno = saved
-        }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = SA_RESTART
-        sigaction(SIGHUP, &action, nil)
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        sigaddset(&unblock, SIGHUP)
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-        installed = true
-    }
-
-    deinit {
-        guard installed else { return }
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = SIG_DFL
-        sigaction(SIGHUP, &action, nil)
-    }
+/// Whether SIGHUP is ignored, as `nohup` leaves it. Otherwise `rp exchange` ends on it like on SIGTERM:
+/// closing its terminal removes the interface and stops wireguard-go (which runs in a process group
+/// of its own, so the hang-up never reaches it) instead of killing `rp` and leaving both behind.
+private func hangUpIsIgnored() -> Bool {
+    var current = sigaction()
+    sigaction(SIGHUP, nil, &current)
+    guard let handler = current.__sigaction_handler.sa_handler else { return false }
+    return unsafeBitCast(handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
 }
