@@ -4,7 +4,8 @@
 import Glibc
 #endif
 
-/// Starts helper processes (the socket handler, the privileged broker) with `posix_spawn`.
+/// Starts helper processes (the socket handler, the privileged broker, `rp`'s wireguard-go) with
+/// `posix_spawn`.
 public enum ProcessSpawner {
     /// Spawns `executable` with `arguments`, placing each `(source, target)` pair of `descriptors` at
     /// fd `target` in the child. Everything else the parent has open is close-on-exec (all fds this
@@ -15,8 +16,14 @@ public enum ProcessSpawner {
     ///   - executable: a path, or a bare name looked up in `PATH`.
     ///   - arguments: the arguments after `argv[0]`.
     ///   - descriptors: fds to place in the child; sources must not collide with other targets.
+    ///   - environment: the child's environment as `NAME=value` entries; `nil` passes ours on.
+    ///   - newProcessGroup: start the child in a process group of its own (a terminal's signals, meant
+    ///     for us, then do not reach it).
     /// - Returns: the child's pid.
-    public static func spawn(executable: String, arguments: [String], descriptors: [(source: Int32, target: Int32)]) throws -> pid_t {
+    public static func spawn(
+        executable: String, arguments: [String], descriptors: [(source: Int32, target: Int32)],
+        environment: [String]? = nil, newProcessGroup: Bool = false
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -48,16 +55,27 @@ public enum ProcessSpawner {
         sigemptyset(&defaults)
         sigaddset(&defaults, SIGPIPE)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if newProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let argv = ([executable] + arguments).map { strdup($0) }
         defer { argv.forEach { free($0) } }
         var argvPointers: [UnsafeMutablePointer<CChar>?] = argv + [nil]
+        let envp = (environment ?? []).map { strdup($0) }
+        defer { envp.forEach { free($0) } }
+        var envPointers: [UnsafeMutablePointer<CChar>?] = envp + [nil]
         var pid: pid_t = 0
-        let result = argvPointers.withUnsafeMutableBufferPointer { pointers in
-            executable.contains("/")
-                ? posix_spawn(&pid, executable, &actions, &attributes, pointers.baseAddress!, environ)
-                : posix_spawnp(&pid, executable, &actions, &attributes, pointers.baseAddress!, environ)
+        let result = argvPointers.withUnsafeMutableBufferPointer { argvBuffer in
+            envPointers.withUnsafeMutableBufferPointer { envBuffer in
+                let childEnvironment = environment == nil ? environ : envBuffer.baseAddress!
+                return executable.contains("/")
+                    ? posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, childEnvironment)
+                    : posix_spawnp(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, childEnvironment)
+            }
         }
         guard result == 0 else { throw BrokerError.system("posix_spawn", executable, errno: result) }
         return pid

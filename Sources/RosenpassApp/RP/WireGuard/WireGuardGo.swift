@@ -191,24 +191,9 @@ final class WireGuardGoProcess: @unchecked Sendable {
     /// posix_spawnp with stdin from /dev/null, stdout onto our stderr, a clean signal mask and
     /// default dispositions, and its own process group.
     private static func spawn(executable: String, arguments: [String]) throws(AppError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        guard devNull >= 0 else { throw .system("open", "/dev/null", errno: errno) }
+        defer { close(devNull) }
         var environment = [String]()
         var cursor = environ
         while let entry = cursor.pointee {
@@ -217,27 +202,18 @@ final class WireGuardGoProcess: @unchecked Sendable {
             cursor += 1
         }
         environment.append("WG_PROCESS_FOREGROUND=1")
-
-        let argv = ([executable] + arguments).map { strdup($0) }
-        defer { argv.forEach { free($0) } }
-        let envp = environment.map { strdup($0) }
-        defer { envp.forEach { free($0) } }
-        var argvPointers: [UnsafeMutablePointer<CChar>?] = argv + [nil]
-        var envPointers: [UnsafeMutablePointer<CChar>?] = envp + [nil]
-        var pid: pid_t = 0
-        let result = argvPointers.withUnsafeMutableBufferPointer { a in
-            envPointers.withUnsafeMutableBufferPointer { e in
-                posix_spawnp(&pid, executable, &actions, &attributes, a.baseAddress!, e.baseAddress!)
-            }
-        }
-        guard result == 0 else {
-            if result == ENOENT {
+        do {
+            // stdin from /dev/null, stdout to our stderr; a process group of its own.
+            return try ProcessSpawner.spawn(
+                executable: executable, arguments: arguments, descriptors: [(devNull, STDIN_FILENO), (STDERR_FILENO, STDOUT_FILENO)],
+                environment: environment, newProcessGroup: true)
+        } catch {
+            if (error as? BrokerError)?.systemErrno == ENOENT {
                 throw .runtime(
                     "the kernel has no WireGuard, and \(executable) is not installed (or not in PATH): install wireguard-go, or load the wireguard kernel module")
             }
-            throw .system("posix_spawnp", executable, errno: result)
+            throw .runtime("cannot start \(executable): \(error)")
         }
-        return pid
     }
 }
 
