@@ -73,6 +73,16 @@ enum ObliviousSort {
             let difference = (x ^ y) & swap
             return (x ^ difference, y ^ difference)
         }
+        /// The comparators (i, i + 1) for the eight entries from `index` on (even i): the first mirror
+        /// step (k = 2) and the last half cleaner (j = 1) are both exactly these.
+        @inline(__always)
+        func exchangeAdjacentPairs(at index: Int) {
+            let a = raw.loadUnaligned(fromByteOffset: 4 &* index, as: Lanes.self)
+            let b = raw.loadUnaligned(fromByteOffset: 4 &* (index &+ 4), as: Lanes.self)
+            let (lo, hi) = exchange4(Lanes(a[0], a[2], b[0], b[2]), Lanes(a[1], a[3], b[1], b[3]))
+            raw.storeBytes(of: Lanes(lo[0], hi[0], lo[1], hi[1]), toByteOffset: 4 &* index, as: Lanes.self)
+            raw.storeBytes(of: Lanes(lo[2], hi[2], lo[3], hi[3]), toByteOffset: 4 &* (index &+ 4), as: Lanes.self)
+        }
         var k = 2
         while k <= count {
             let half = k >> 1
@@ -93,13 +103,11 @@ enum ObliviousSort {
                     }
                 } else if count >= 8 {
                     // k = 2 or 4: eight entries at a time, regrouped inside the registers.
-                    let a = raw.loadUnaligned(fromByteOffset: 4 &* start, as: Lanes.self)
-                    let b = raw.loadUnaligned(fromByteOffset: 4 &* (start &+ 4), as: Lanes.self)
                     if half == 1 {
-                        let (lo, hi) = exchange4(Lanes(a[0], a[2], b[0], b[2]), Lanes(a[1], a[3], b[1], b[3]))
-                        raw.storeBytes(of: Lanes(lo[0], hi[0], lo[1], hi[1]), toByteOffset: 4 &* start, as: Lanes.self)
-                        raw.storeBytes(of: Lanes(lo[2], hi[2], lo[3], hi[3]), toByteOffset: 4 &* (start &+ 4), as: Lanes.self)
+                        exchangeAdjacentPairs(at: start)
                     } else {
+                        let a = raw.loadUnaligned(fromByteOffset: 4 &* start, as: Lanes.self)
+                        let b = raw.loadUnaligned(fromByteOffset: 4 &* (start &+ 4), as: Lanes.self)
                         let (lo, hi) = exchange4(Lanes(a[0], a[1], b[0], b[1]), Lanes(a[3], a[2], b[3], b[2]))
                         raw.storeBytes(of: Lanes(lo[0], lo[1], hi[1], hi[0]), toByteOffset: 4 &* start, as: Lanes.self)
                         raw.storeBytes(of: Lanes(lo[2], lo[3], hi[3], hi[2]), toByteOffset: 4 &* (start &+ 4), as: Lanes.self)
@@ -133,13 +141,11 @@ enum ObliviousSort {
                         }
                     } else if count >= 8 {
                         // j = 1 or 2: eight entries at a time.
-                        let a = raw.loadUnaligned(fromByteOffset: 4 &* block, as: Lanes.self)
-                        let b = raw.loadUnaligned(fromByteOffset: 4 &* (block &+ 4), as: Lanes.self)
                         if j == 1 {
-                            let (lo, hi) = exchange4(Lanes(a[0], a[2], b[0], b[2]), Lanes(a[1], a[3], b[1], b[3]))
-                            raw.storeBytes(of: Lanes(lo[0], hi[0], lo[1], hi[1]), toByteOffset: 4 &* block, as: Lanes.self)
-                            raw.storeBytes(of: Lanes(lo[2], hi[2], lo[3], hi[3]), toByteOffset: 4 &* (block &+ 4), as: Lanes.self)
+                            exchangeAdjacentPairs(at: block)
                         } else {
+                            let a = raw.loadUnaligned(fromByteOffset: 4 &* block, as: Lanes.self)
+                            let b = raw.loadUnaligned(fromByteOffset: 4 &* (block &+ 4), as: Lanes.self)
                             let (lo, hi) = exchange4(Lanes(a[0], a[1], b[0], b[1]), Lanes(a[2], a[3], b[2], b[3]))
                             raw.storeBytes(of: Lanes(lo[0], lo[1], hi[0], hi[1]), toByteOffset: 4 &* block, as: Lanes.self)
                             raw.storeBytes(of: Lanes(lo[2], lo[3], hi[2], hi[3]), toByteOffset: 4 &* (block &+ 4), as: Lanes.self)
