@@ -15,22 +15,10 @@ import RosenpassTestSupport
         try #require(FileManager.default.isExecutableFile(atPath: privileged), "build the products first: \(privileged)")
         let directory = TemporaryDirectory()
         let path = directory.path + "/broker.sock"
-        let handler = try SocketHandler(
-            configuration: .init(source: .listenPath(path, mode: 0o600, group: nil),
-                                 command: [privileged, "--allow-interface", "allowed0"]),
-            logger: LogCapture().logger)
-        nonisolated(unsafe) let running = handler
-        let done = DispatchSemaphoreBox()
-        Thread.detachNewThread {
-            try? running.run()
-            done.signal()
+        try whileRunning(.init(source: .listenPath(path, mode: 0o600, group: nil), command: [privileged, "--allow-interface", "allowed0"])) {
+            #expect(eventually { access(path, F_OK) == 0 })
+            try body(path)
         }
-        defer {
-            handler.stop()
-            _ = done.wait(seconds: 10)
-        }
-        #expect(eventually { access(path, F_OK) == 0 })
-        try body(path)
     }
 
     private func request(_ interface: String) -> [UInt8] {
@@ -145,24 +133,31 @@ import RosenpassTestSupport
         let directory = TemporaryDirectory()
         let path = directory.path + "/activated.sock"
         let listening = try UnixSocket.listen(path: path, mode: 0o600, gid: nil)
-        let handler = try SocketHandler(configuration: .init(source: .listenDescriptor(listening), command: [privileged]),
-                                        logger: LogCapture().logger)
-        nonisolated(unsafe) let running = handler
-        let done = DispatchSemaphoreBox()
-        Thread.detachNewThread {
-            try? running.run()
-            done.signal()
+        try whileRunning(.init(source: .listenDescriptor(listening), command: [privileged])) {
+            let fd = try UnixSocket.connect(path: path)
+            defer { close(fd) }
+            POSIX.setSocketTimeouts(fd, seconds: 10)
+            try POSIX.writeAll(fd, Frames.frame(Frames.requestPayload(interface: "nosuch0", psk: Frames.key(1), peer: Frames.key(2))), context: "test")
+            #expect(readExactly(fd, 13) == SetPskResponse(.noSuchInterface).encodedFrame)
         }
-        defer {
-            handler.stop()
-            _ = done.wait(seconds: 10)
-        }
-        let fd = try UnixSocket.connect(path: path)
-        defer { close(fd) }
-        POSIX.setSocketTimeouts(fd, seconds: 10)
-        try POSIX.writeAll(fd, Frames.frame(Frames.requestPayload(interface: "nosuch0", psk: Frames.key(1), peer: Frames.key(2))), context: "test")
-        #expect(readExactly(fd, 13) == SetPskResponse(.noSuchInterface).encodedFrame)
     }
+}
+
+/// Runs a socket handler with `configuration` on a thread while `body` runs, then stops it and waits
+/// for its thread.
+private func whileRunning(_ configuration: SocketHandler.Configuration, _ body: () throws -> Void) throws {
+    let handler = try SocketHandler(configuration: configuration, logger: LogCapture().logger)
+    nonisolated(unsafe) let running = handler
+    let done = DispatchSemaphoreBox()
+    Thread.detachNewThread {
+        try? running.run()
+        done.signal()
+    }
+    defer {
+        handler.stop()
+        _ = done.wait(seconds: 10)
+    }
+    try body()
 }
 
 /// Pids of processes whose program (argv[0]'s last component) is `name` and whose parent is `parent`.
@@ -182,30 +177,19 @@ private func processes(named name: String, parent: pid_t) -> [pid_t] {
     @Test func missingBrokerCommand_answersInternalError_insteadOfHoldingClients() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/broker.sock"
-        let handler = try SocketHandler(configuration: .init(source: .listenPath(path, mode: 0o600, group: nil),
-                                                             command: [directory.path + "/no-such-broker"]),
-                                        logger: LogCapture().logger)
-        nonisolated(unsafe) let running = handler
-        let done = DispatchSemaphoreBox()
-        Thread.detachNewThread {
-            try? running.run()
-            done.signal()
+        try whileRunning(.init(source: .listenPath(path, mode: 0o600, group: nil), command: [directory.path + "/no-such-broker"])) {
+            #expect(eventually { access(path, F_OK) == 0 })
+            let fd = try UnixSocket.connect(path: path)
+            defer { close(fd) }
+            POSIX.setSocketTimeouts(fd, seconds: 5)
+            for _ in 0..<2 {
+                try POSIX.writeAll(fd, Frames.frame(Frames.requestPayload(interface: "wg0", psk: Frames.key(1), peer: Frames.key(2))), context: "test")
+                #expect(readExactly(fd, 13) == SetPskResponse(.internalError).encodedFrame)
+            }
+            // Pipelined requests are all answered too.
+            let request = Frames.frame(Frames.requestPayload(interface: "wg0", psk: Frames.key(1), peer: Frames.key(2)))
+            try POSIX.writeAll(fd, request + request + request, context: "test")
+            #expect(readExactly(fd, 39) == Array([[UInt8]](repeating: SetPskResponse(.internalError).encodedFrame, count: 3).joined()))
         }
-        defer {
-            handler.stop()
-            _ = done.wait(seconds: 10)
-        }
-        #expect(eventually { access(path, F_OK) == 0 })
-        let fd = try UnixSocket.connect(path: path)
-        defer { close(fd) }
-        POSIX.setSocketTimeouts(fd, seconds: 5)
-        for _ in 0..<2 {
-            try POSIX.writeAll(fd, Frames.frame(Frames.requestPayload(interface: "wg0", psk: Frames.key(1), peer: Frames.key(2))), context: "test")
-            #expect(readExactly(fd, 13) == SetPskResponse(.internalError).encodedFrame)
-        }
-        // Pipelined requests are all answered too.
-        let request = Frames.frame(Frames.requestPayload(interface: "wg0", psk: Frames.key(1), peer: Frames.key(2)))
-        try POSIX.writeAll(fd, request + request + request, context: "test")
-        #expect(readExactly(fd, 39) == Array([[UInt8]](repeating: SetPskResponse(.internalError).encodedFrame, count: 3).joined()))
     }
 }
