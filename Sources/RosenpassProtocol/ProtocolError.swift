@@ -3,8 +3,8 @@
 /// Why the protocol core refused an operation or dropped a datagram.
 ///
 /// Every dropped datagram leaves the server's state unchanged (`protocol.md` §8, with the §9 fixes),
-/// so the error is only for logging. The cases are private so new ones can be added; compare with
-/// ``kind``.
+/// so the error is only for logging and counting. The initializers are private so new cases can be
+/// added; compare with ``kind`` or ``reason``.
 public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong, coarsely, for tests and log levels.
     public enum Kind: Hashable, Sendable {
@@ -25,33 +25,77 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
 
     /// The coarse category.
     public let kind: Kind
+    /// Why a datagram was dropped, finely enough to tell an operator what to check.
+    public let reason: DropReason
+    /// The configured peer the datagram came from, when the checks got far enough to tell.
+    public let peer: PeerHandle?
     /// A human-readable explanation naming the message or value and the problem.
     public let detail: String
 
-    private init(_ kind: Kind, _ detail: String) {
+    private init(_ kind: Kind, _ reason: DropReason, peer: Int? = nil, _ detail: String) {
         self.kind = kind
+        self.reason = reason
+        self.peer = peer.map(PeerHandle.init(index:))
         self.detail = detail
     }
 
     public var description: String { detail }
 
     @inline(never)
-    static func invalidConfiguration(_ detail: String) -> ProtocolError { ProtocolError(.invalidConfiguration, detail) }
+    static func invalidConfiguration(_ detail: String) -> ProtocolError { ProtocolError(.invalidConfiguration, .other, detail) }
 
     @inline(never)
-    static func malformed(_ detail: String) -> ProtocolError { ProtocolError(.malformedMessage, detail) }
+    static func malformed(_ detail: String) -> ProtocolError { ProtocolError(.malformedMessage, .malformed, detail) }
 
     @inline(never)
-    static func badMAC(_ message: MessageType) -> ProtocolError {
-        ProtocolError(.badMAC, "\(message): the envelope MAC does not verify")
+    static func badMAC(_ message: MessageType, peer: Int? = nil) -> ProtocolError {
+        ProtocolError(.badMAC, .badMAC, peer: peer, "\(message): the envelope MAC does not verify")
     }
 
     @inline(never)
-    static func authenticationFailed(_ detail: String) -> ProtocolError { ProtocolError(.authenticationFailed, detail) }
+    static func authenticationFailed(_ detail: String, reason: DropReason = .authenticationFailed, peer: Int? = nil) -> ProtocolError {
+        ProtocolError(.authenticationFailed, reason, peer: peer, detail)
+    }
 
     @inline(never)
-    static func unexpected(_ detail: String) -> ProtocolError { ProtocolError(.unexpectedMessage, detail) }
+    static func unexpected(_ detail: String, reason: DropReason, peer: Int? = nil) -> ProtocolError {
+        ProtocolError(.unexpectedMessage, reason, peer: peer, detail)
+    }
 
     @inline(never)
-    static func unknownPeer(_ detail: String) -> ProtocolError { ProtocolError(.unknownPeer, detail) }
+    static func unknownPeer(_ detail: String) -> ProtocolError { ProtocolError(.unknownPeer, .other, detail) }
+
+    /// The same error, attributed to `peer`.
+    func attributed(to peer: Int) -> ProtocolError {
+        ProtocolError(kind, reason, peer: peer, detail)
+    }
+}
+
+/// Why a datagram was dropped: a stable name for counters and a hint for the operator.
+public enum DropReason: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Empty, of an unknown type, or of the wrong length for its type (e.g. the other McEliece
+    /// format, which the responder side reads but a RespHello for our handshake must match).
+    case malformed
+    /// The envelope MAC does not verify under our public key: not meant for us, or the sender does
+    /// not have our current public key.
+    case badMAC = "bad_mac"
+    /// An InitHello from a peer id that is not configured.
+    case unknownPeer = "unknown_peer"
+    /// An AEAD check failed after the peer was identified: the pre-shared keys differ, or one side
+    /// has the wrong key of the other.
+    case authenticationFailed = "auth_failed"
+    /// The peer uses the other protocol version (V02/V03) than we configured for it.
+    case versionMismatch = "version_mismatch"
+    /// A RespHello, EmptyData or CookieReply for no open handshake of ours: late, duplicated, or
+    /// for a handshake we gave up.
+    case noHandshake = "no_handshake"
+    /// An InitConf on a biscuit already used, or an EmptyData counter already seen.
+    case replay
+    /// An InitConf whose biscuit we cannot open: older than the biscuit keys (10 minutes) or from
+    /// before we restarted.
+    case staleBiscuit = "stale_biscuit"
+    /// Anything else.
+    case other
+
+    public var description: String { rawValue }
 }

@@ -27,15 +27,103 @@ struct HandshakeTests {
         #expect(again.keyA == again.keyB && again.keyA != keyA)
     }
 
-    @Test("a server whose secret key has the round-3 layout initiates with 188-byte ciphertexts by default")
-    func defaultVariantFollowsSecretKey() throws {
-        let round3Key = StandardKEMs().convertStaticSecretKey(TestKeys.a.secretKey, from: .round4)
-        #expect(round3Key.count == 13_568)
-        var entropy = CountingEntropy()
-        var server = try CryptoServer(secretKey: round3Key, publicKey: TestKeys.a.publicKey, kems: StandardKEMs(), entropy: &entropy)
-        #expect(server.secretKeyVariant == .round3)
-        let peer = try server.addPeer(PeerConfiguration(publicKey: TestKeys.b.publicKey, version: .v02))
-        #expect(try server.initiateHandshake(with: peer, now: 0, entropy: &entropy).count == 1092)
+    @Test("whatever the layout of our secret key, a peer without mceliece_variant gets round 3 first, then the formats alternate")
+    func defaultFormatIsRoundThree() throws {
+        for keyVariant in McElieceVariant.allCases {
+            let key = keyVariant == .round4 ? TestKeys.a.secretKey : StandardKEMs().convertStaticSecretKey(TestKeys.a.secretKey, from: .round4)
+            var entropy = CountingEntropy()
+            var server = try CryptoServer(secretKey: key, publicKey: TestKeys.a.publicKey, kems: StandardKEMs(), entropy: &entropy)
+            #expect(server.secretKeyVariant == keyVariant && key.count == keyVariant.secretKeyCount)
+            let peer = try server.addPeer(PeerConfiguration(publicKey: TestKeys.b.publicKey, version: .v02))
+            #expect(server.initiatorVariant(of: peer) == .round3 && server.isProbingVariant(of: peer))
+            let start = server.poll(now: 0, entropy: &entropy)
+            let hello = try #require(start.messages.first?.message)
+            #expect(hello.count == 1092, "round 3 first (layout \(keyVariant))")
+            #expect(start.activity == [.handshakeStarted(peer: peer, variants: [.round3, .round4], reason: .noKey)])
+            var sizes: [Int] = []
+            var now = start.nextPoll
+            for _ in 0..<4 {
+                let due = server.poll(now: now, entropy: &entropy)
+                let message = try #require(due.messages.first?.message)
+                #expect(message[4..<8] == hello[4..<8], "one handshake, one sidi")
+                sizes.append(message.count)
+                now = due.nextPoll
+            }
+            #expect(sizes == [1060, 1092, 1060, 1092], "retransmissions alternate while the peer's format is unknown")
+        }
+    }
+
+    @Test("a configured format is always used and never probed, in both directions of learning")
+    func configuredFormatWins() throws {
+        for variant in McElieceVariant.allCases {
+            var pair = try ServerPair(a: .init(initiatorVariant: variant))
+            #expect(!pair.a.isProbingVariant(of: ServerPair.peer) && pair.a.initiatorVariant(of: ServerPair.peer) == variant)
+            // The peer uses the other format: we answer it, and still initiate in ours.
+            var other = try ServerPair(a: .init(initiatorVariant: variant), b: .init(initiatorVariant: variant == .round3 ? .round4 : .round3))
+            let fromB = try other.b.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &other.entropyB)
+            let resp = try #require(try other.toA(fromB, at: 0).reply)
+            let conf = try #require(try other.toB(resp, at: 0).reply)
+            let done = try other.toA(conf, at: 0)
+            #expect(done.events.count == 1 && !done.activity.contains { if case .variantLearned = $0 { return true } else { return false } })
+            #expect(other.a.initiatorVariant(of: ServerPair.peer) == variant)
+            let run = try pair.handshake(at: 1)
+            #expect(run.messages[0].count == MessageLayout(variant: variant).initHelloLength && run.keyA == run.keyB)
+        }
+    }
+
+    @Test("a peer that answers only round 4 answers the alternate InitHello; from then on we initiate in round 4, said once")
+    func learnsRoundFourFromRespHello() throws {
+        var pair = try ServerPair(b: .init(initiatorVariant: .round4))
+        let first = pair.a.poll(now: 0, entropy: &pair.entropyA)
+        let hello3 = try #require(first.messages.first?.message)
+        #expect(hello3.count == 1092)
+        // The peer drops the round-3 copy (a round-4-only implementation reads no other length);
+        // the first retransmission is the round-4 copy.
+        let retry = pair.a.poll(now: first.nextPoll, entropy: &pair.entropyA)
+        let hello4 = try #require(retry.messages.first?.message)
+        #expect(hello4.count == 1060 && retry.activity == [.retransmitted(peer: ServerPair.peer, message: .initHello, count: 1)])
+        let resp = try #require(try pair.toB(hello4, at: 0.5).reply)
+        #expect(resp.count == 1100)
+        let confirmed = try pair.toA(resp, at: 0.5)
+        #expect(confirmed.activity.contains(.variantLearned(peer: ServerPair.peer, variant: .round4)))
+        #expect(confirmed.activity.contains(.handshakeCompleted(peer: ServerPair.peer, role: .initiator, variant: .round4)))
+        _ = try pair.toB(try #require(confirmed.reply), at: 0.5)
+        #expect(pair.a.initiatorVariant(of: ServerPair.peer) == .round4 && !pair.a.isProbingVariant(of: ServerPair.peer))
+        let again = try pair.handshake(at: 200)
+        #expect(again.messages[0].count == 1060 && again.keyA == again.keyB)
+    }
+
+    @Test("a peer whose handshake to us uses round 4 is initiated to in round 4, but only once its InitConf proves the InitHello was not a replay")
+    func learnsRoundFourFromInitHello() throws {
+        var pair = try ServerPair(b: .init(initiatorVariant: .round4))
+        let hello = try pair.b.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &pair.entropyB)
+        let resp = try #require(try pair.toA(hello, at: 0).reply)
+        #expect(pair.a.initiatorVariant(of: ServerPair.peer) == .round3, "an InitHello alone teaches nothing")
+        // A replay of the same InitHello later is answered, but teaches nothing either.
+        _ = try pair.toA(hello, at: 1)
+        #expect(pair.a.isProbingVariant(of: ServerPair.peer))
+        let conf = try #require(try pair.toB(resp, at: 0).reply)
+        let done = try pair.toA(conf, at: 0)
+        #expect(done.activity.contains(.variantLearned(peer: ServerPair.peer, variant: .round4)))
+        #expect(done.activity.contains(.handshakeCompleted(peer: ServerPair.peer, role: .responder, variant: .round4)))
+        #expect(pair.a.initiatorVariant(of: ServerPair.peer) == .round4)
+        let back = try pair.handshake(at: 130)
+        #expect(back.messages[0].count == 1060 && back.keyA == back.keyB)
+        // A later round-3 handshake from the peer switches us back, and says so.
+        var round3 = try ServerPair(b: .init(initiatorVariant: .round3))
+        round3.a.state.peers[0].learnedVariant = .round4
+        let run = try round3.b.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &round3.entropyB)
+        let resp3 = try #require(try round3.toA(run, at: 0).reply)
+        let conf3 = try #require(try round3.toB(resp3, at: 0).reply)
+        #expect(try round3.toA(conf3, at: 0).activity.contains(.variantLearned(peer: ServerPair.peer, variant: .round3)))
+    }
+
+    @Test("a round-3 peer learned in round 3: no message, no more probing")
+    func learnsRoundThreeQuietly() throws {
+        var pair = try ServerPair(b: .init(initiatorVariant: .round3))
+        let run = try pair.handshake(at: 0)
+        #expect(run.messages[0].count == 1092 && run.keyA == run.keyB)
+        #expect(pair.a.state.peers[0].learnedVariant == .round3 && !pair.a.isProbingVariant(of: ServerPair.peer))
     }
 
     @Test("mismatched PSKs or versions end with no key; mismatched OSK separators with different keys")

@@ -237,8 +237,11 @@ enum VectorReplay {
             secretKey: skA, publicKey: pkA, kems: ReplayKEMs(values: valuesA, real: backing), entropy: &entropyA)
         var serverB = try CryptoServer(
             secretKey: skB, publicKey: pkB, kems: ReplayKEMs(values: valuesB, real: backing), entropy: &entropyB)
-        let peerB = try serverA.addPeer(PeerConfiguration(publicKey: pkB, presharedKey: psk, version: version))
-        let peerA = try serverB.addPeer(PeerConfiguration(publicKey: pkA, presharedKey: psk, version: version))
+        // The vector was recorded with the format of its secret keys; a configured format also keeps
+        // the handshake to one InitHello, as recorded (no probing of the peer's format).
+        let variant = McElieceVariant(secretKeyCount: skA.count)
+        let peerB = try serverA.addPeer(PeerConfiguration(publicKey: pkB, presharedKey: psk, version: version, initiatorVariant: variant))
+        let peerA = try serverB.addPeer(PeerConfiguration(publicKey: pkA, presharedKey: psk, version: version, initiatorVariant: variant))
         #expect(peerA.index == 0 && peerB.index == 0)
 
         var result = ReplayResult(traceA: [:], traceB: [:], messages: [])

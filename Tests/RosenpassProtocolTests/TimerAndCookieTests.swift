@@ -10,7 +10,7 @@ import Testing
 struct TimerTests {
     @Test("a peer is initiated at start-up and retransmitted within the jitter bounds until 180 s")
     func retransmissions() throws {
-        var pair = try ServerPair()
+        var pair = try ServerPair(a: .init(initiatorVariant: .round4))
         let start = pair.a.poll(now: 0, entropy: &pair.entropyA)
         #expect(start.messages.count == 1 && start.messages[0].message.count == 1060)
         let hello = start.messages[0].message
@@ -102,7 +102,7 @@ struct CookieTests {
 
     @Test("under load an InitHello gets a CookieReply without McEliece work; the retransmission with the cookie completes")
     func cookieFlow() throws {
-        var pair = try ServerPair(b: .init(loadPolicy: Self.tight))
+        var pair = try ServerPair(a: .init(initiatorVariant: .round4), b: .init(loadPolicy: Self.tight))
         _ = try pair.handshake(at: 0)  // spends the only token
         #expect(pair.b.state.load.isUnderLoad(at: 1, policy: Self.tight))
         let decapsBefore = pair.counterB["mceliece decaps"]

@@ -46,7 +46,7 @@ struct BiscuitContents: Equatable {
             }
         }
         guard case .success(var plaintext) = result, plaintext.count == plaintextCount else {
-            throw .authenticationFailed("InitConf: the biscuit does not decrypt")
+            throw .authenticationFailed("InitConf: the biscuit does not decrypt (older than the biscuit keys, or from before a restart)", reason: .staleBiscuit)
         }
         defer { secureZero(&plaintext) }
         return BiscuitContents(

@@ -31,11 +31,6 @@ struct Session: Equatable, Sendable {
     /// Our transmit counter and the highest counter received.
     var txnm: UInt64 = 0
     var txnt: UInt64 = 0
-    /// For a session we made as initiator, once the peer's EmptyData acknowledged it: our biscuit
-    /// counter at that moment. An InitConf on an older biscuit belongs to a handshake the peer began
-    /// before it took this session; a node that outranks the peer declines it
-    /// (`Peer-SimultaneousInitiation.swift`).
-    var rivalHorizon: BiscuitNumber?
 
     /// `enter_live`: derives the transport keys from the final chain.
     init(chain: ChainingKey, role: HandshakeRole, sidi: SessionID, sidr: SessionID, now: Seconds) {

@@ -79,7 +79,7 @@ extension CryptoServer {
             do {
                 return try respond(to: message, version: version, staticShared: staticShared, now: now, entropy: &entropy)
             } catch {
-                failure = error
+                if error.peer != nil || failure.peer == nil { failure = error }  // keep the one that named a peer
             }
         }
         throw failure
@@ -97,20 +97,28 @@ extension CryptoServer {
         entropy.record(.ihr4ChainingKey, chain)
         chain.mixEncapsulation(publicKey: keys.publicKey, sharedKey: staticShared, ciphertext: message.sctr)  // IHR5
         entropy.record(.ihr5ChainingKey, chain)
-        let pidi = try chain.decryptAndMix(message.pidiCiphertext, what: "InitHello peer id")  // IHR6
+        // IHR6: failing here means the sender does not have our public key, or the envelope MAC
+        // matched under a version the sender did not use.
+        let pidi = try chain.decryptAndMix(message.pidiCiphertext, what: "InitHello peer id")
         entropy.record(.ihr6ChainingKey, chain)
         let peerID = PeerID(bytes: pidi.withUnsafeBytes { Array($0) })
         guard let index = state.peerIDIndex[peerID] else {
-            throw .authenticationFailed("InitHello from unknown peer id \(peerID)")
+            throw .authenticationFailed("InitHello from unknown peer id \(peerID)", reason: .unknownPeer)
         }
         let peer = state.peers[index]
         chain.mix(peer.publicKey)  // IHR7
         chain.mix(peer.presharedKey)
         entropy.record(.ihr7ChainingKey, chain)
-        _ = try chain.decryptAndMix(message.auth, what: "InitHello auth")  // IHR8
+        do {
+            _ = try chain.decryptAndMix(message.auth, what: "InitHello auth (the pre-shared keys differ?)")  // IHR8
+        } catch {
+            throw error.attributed(to: index)
+        }
         entropy.record(.ihr8ChainingKey, chain)
         guard version == peer.version else {
-            throw .unexpected("InitHello from \(PeerHandle(index: index)) under \(version), but \(peer.version) is configured")
+            throw .unexpected(
+                "InitHello from \(PeerHandle(index: index)) under \(version), but \(peer.version) is configured",
+                reason: .versionMismatch, peer: index)
         }
 
         let sidr = freshSessionID(using: &entropy)  // RHR1
@@ -144,16 +152,25 @@ extension CryptoServer {
             scti: encapsulation.ciphertext, auth: auth, biscuit: biscuit)
         Envelope.sealMAC(&reply, macKey: peer.digests.macKey, version: version)  // cookie field stays zero
 
+        let handle = PeerHandle(index: index)
+        let activity: [PeerActivity] = [.answeredInitHello(peer: handle, variant: variant)]
+        let issued = state.biscuitCounter
         state.biscuitKeys = biscuitKeys
         state.biscuitCounter.increment()
-        return HandleOutcome(reply: reply, peer: PeerHandle(index: index))
+        let repairJitter = peer.pendingRepair.map { _ in entropy.unitInterval(for: .retransmitJitter) }
+        updatePeer(index) { peer in
+            peer.rememberAnswer(sidr: sidr, variant: variant)
+            // The peer started a handshake after the collision: give it time to finish before repairing.
+            if let floor = peer.pendingRepair?.biscuitFloor, issued >= floor, let repairJitter {
+                peer.pendingRepair!.due = max(peer.pendingRepair!.due, now + peer.collisionRepairDelay(jitter: repairJitter))
+            }
+        }
+        return HandleOutcome(reply: reply, activity: activity, peer: handle)
     }
 
     // MARK: InitConf
 
-    /// InitConf: answered from the response cache, or ICR1–ICR7 then EmptyData. A rival InitConf of
-    /// a simultaneous initiation that we outrank is acknowledged without taking its session
-    /// (`Peer-SimultaneousInitiation.swift`).
+    /// InitConf: answered from the response cache, or ICR1–ICR7 then EmptyData.
     mutating func handleInitConf(
         _ message: InitConf, now: Seconds, entropy: inout some HandshakeEntropy
     ) throws(ProtocolError) -> HandleOutcome {
@@ -163,7 +180,7 @@ extension CryptoServer {
         {
             let peer = state.peers[index]
             guard Envelope.verifyMAC(message.bytes, macKey: keys.digests(peer.version).macKey, version: peer.version) else {
-                throw .badMAC(.initConf)
+                throw .badMAC(.initConf, peer: index)
             }
             return HandleOutcome(reply: cached.emptyData, peer: PeerHandle(index: index))
         }
@@ -173,22 +190,25 @@ extension CryptoServer {
         var failure = ProtocolError.authenticationFailed("InitConf: no version matched")
         for version in versions {
             do {
-                return try confirm(message, version: version, now: now)
+                return try confirm(message, version: version, now: now, entropy: &entropy)
             } catch {
-                failure = error
+                if error.peer != nil || failure.peer == nil { failure = error }
             }
         }
         throw failure
     }
 
-    /// One version try of ICR1–ICR7; commits nothing on failure.
-    private mutating func confirm(_ message: InitConf, version: ProtocolVersion, now: Seconds) throws(ProtocolError) -> HandleOutcome {
+    /// One version try of ICR1–ICR7; commits nothing on failure. A valid new InitConf is always
+    /// accepted; one that crossed a handshake of ours schedules a repair (`Peer-Collisions.swift`).
+    private mutating func confirm(
+        _ message: InitConf, version: ProtocolVersion, now: Seconds, entropy: inout some HandshakeEntropy
+    ) throws(ProtocolError) -> HandleOutcome {
         let slot = BiscuitContents.slot(of: message.biscuit)  // ICR1
         let associatedData = BiscuitContents.associatedData(
             prefix: keys.biscuitADPrefix(version), version: version, sidi: message.sidi, sidr: message.sidr)
         let contents = try BiscuitContents.open(message.biscuit, key: state.biscuitKeys.key(slot: slot), associatedData: associatedData)
         guard let index = state.peerIDIndex[contents.peerID] else {
-            throw .authenticationFailed("InitConf: the biscuit names unknown peer id \(contents.peerID)")
+            throw .authenticationFailed("InitConf: the biscuit names unknown peer id \(contents.peerID)", reason: .unknownPeer)
         }
         let peer = state.peers[index]
         var chain = ChainingKey(resuming: contents.chainingKey, version: version)
@@ -196,15 +216,22 @@ extension CryptoServer {
         _ = chain.encryptAndMixEmpty()  // ICR2: the RespHello auth again
         chain.mix(message.sidi.bytes)  // ICR3
         chain.mix(message.sidr.bytes)
-        _ = try chain.decryptAndMix(message.auth, what: "InitConf auth")  // ICR4
+        do {
+            _ = try chain.decryptAndMix(message.auth, what: "InitConf auth")  // ICR4
+        } catch {
+            throw error.attributed(to: index)
+        }
         guard contents.number > peer.biscuitUsed else {  // ICR5
-            throw .unexpected("InitConf from \(PeerHandle(index: index)) with a biscuit already used")
+            throw .unexpected("InitConf from \(PeerHandle(index: index)) with a biscuit already used", reason: .replay, peer: index)
         }
         guard version == peer.version else {
-            throw .unexpected("InitConf from \(PeerHandle(index: index)) under \(version), but \(peer.version) is configured")
+            throw .unexpected(
+                "InitConf from \(PeerHandle(index: index)) under \(version), but \(peer.version) is configured",
+                reason: .versionMismatch, peer: index)
         }
         if let owner = state.sessionIndex[message.sidr], owner != index {
-            throw .unexpected("InitConf: session id \(message.sidr) is already used by \(PeerHandle(index: owner))")
+            throw .unexpected(
+                "InitConf: session id \(message.sidr) is already used by \(PeerHandle(index: owner))", reason: .other, peer: index)
         }
 
         var session = Session(chain: chain, role: .responder, sidi: message.sidi, sidr: message.sidr, now: now)  // ICR7
@@ -214,36 +241,31 @@ extension CryptoServer {
             sid: message.sidi, counter: counter, auth: Session.acknowledgementTag(key: session.txkm, counter: counter))
         Envelope.sealMAC(&emptyData, macKey: peer.digests.macKey, version: version)
         let cached = CachedResponse(receivedAt: now, initConfKey: message.cacheKey, emptyData: emptyData)
+        let outputKey = session.outputKey(separator: peer.compressedSeparator, version: version)
+        let handle = PeerHandle(index: index)
+        let variant = peer.answeredVariant(sidr: message.sidr)
+        var activity: [PeerActivity] = [.handshakeCompleted(peer: handle, role: .responder, variant: variant)]
+        let crossed = peer.repairsCollisions && (peer.isRival(biscuit: contents.number) || peer.keyFollowsInitiatorKey(at: now))
+        let repairDue = crossed ? now + peer.collisionRepairDelay(jitter: entropy.unitInterval(for: .retransmitJitter)) : nil
+        let counterNow = state.biscuitCounter
 
         if let old = peer.cachedResponse { state.responseCacheIndex[old.initConfKey] = nil }
         state.responseCacheIndex[cached.initConfKey] = index
-        let handle = PeerHandle(index: index)
-        if peer.declinesRivalInitConf(biscuit: contents.number) {
-            // Simultaneous initiation, and we outrank the peer and committed to our own handshake:
-            // acknowledge, spend the biscuit and cache the answer, but keep our session and handshake
-            // (`Peer-SimultaneousInitiation.swift`).
-            updatePeer(index) { peer in
-                peer.biscuitUsed = contents.number  // ICR6
-                peer.cachedResponse = cached
-                switch peer.handshake?.stage {
-                case .awaitingEmptyData:
-                    if peer.handshake?.rivalDeclinedAt == nil { peer.handshake?.rivalDeclinedAt = now }
-                case nil:
-                    peer.initiationRequested = true  // declined by the horizon: confirm with a new handshake
-                case .awaitingRespHello:
-                    break  // that handshake, once done, replaces both ends' sessions
-                }
-            }
-            return HandleOutcome(reply: emptyData, peer: handle)
-        }
-        let outputKey = session.outputKey(separator: peer.compressedSeparator, version: version)
         updatePeer(index) { peer in
             peer.biscuitUsed = contents.number  // ICR6
             peer.session = session
             peer.handshake = nil  // finishing as responder stops our own initiation
             peer.cachedResponse = cached
+            peer.lastResponderKeyAt = now
+            if let variant, let learned = peer.learnVariant(variant) { activity.append(.variantLearned(peer: handle, variant: learned)) }
+            if let repairDue {
+                peer.pendingRepair = CollisionRepair(due: repairDue, biscuitFloor: counterNow)
+            } else if let floor = peer.pendingRepair?.biscuitFloor, contents.number >= floor {
+                peer.pendingRepair = nil  // a clean handshake after the collision: both ends output its key last
+            }
         }
-        return HandleOutcome(reply: emptyData, events: [.keyExchanged(peer: handle, outputKey: outputKey)], peer: handle)
+        if let repairDue { activity.append(.handshakesCrossed(peer: handle, repairAt: repairDue)) }
+        return HandleOutcome(reply: emptyData, events: [.keyExchanged(peer: handle, outputKey: outputKey)], activity: activity, peer: handle)
     }
 }
 

@@ -62,7 +62,8 @@ public struct CryptoServer: Sendable {
     /// Our public key.
     public var publicKey: [UInt8] { keys.publicKey }
 
-    /// The McEliece variant of the secret key we were given.
+    /// The layout of the secret key we were given (13568 bytes: round 3; 13608 bytes: round 4). It
+    /// says nothing about the format we send: see ``initiatorVariant(of:)``.
     public var secretKeyVariant: McElieceVariant { keys.nativeVariant }
 
     /// Our own peer id under `version`, as peers configured with that version know us.
@@ -93,7 +94,7 @@ public struct CryptoServer: Sendable {
             version: version,
             separator: configuration.outputKeySeparator,
             compressedSeparator: configuration.outputKeySeparator.compressed(version),
-            initiatorVariant: configuration.initiatorVariant ?? keys.nativeVariant,
+            configuredVariant: configuration.initiatorVariant,
             digests: digests,
             ourPeerID: keys.digests(version).peerID,
             cookieKey: Secret(copying: DomainConstants.cookies.cookieKey.adding(configuration.publicKey).value),
@@ -120,6 +121,14 @@ public struct CryptoServer: Sendable {
         state.peers[peer.index].initiates = initiates
     }
 
+    /// The McEliece format of the next InitHello we send `peer`: configured, learned from the peer,
+    /// or round 3 (`Peer-McElieceFormat.swift`).
+    public func initiatorVariant(of peer: PeerHandle) -> McElieceVariant { state.peers[peer.index].initiatorVariant }
+
+    /// Whether the format we initiate with is still being probed for `peer` (nothing configured, and
+    /// the peer has not yet completed a handshake with us).
+    public func isProbingVariant(of peer: PeerHandle) -> Bool { state.peers[peer.index].offeredVariants.count > 1 }
+
     /// Whether `peer` has a live session (a key that is not stale).
     public func hasSession(with peer: PeerHandle) -> Bool { state.peers[peer.index].session != nil }
 
@@ -131,9 +140,15 @@ public struct CryptoServer: Sendable {
     }
 
     /// Applies `body` to a peer and keeps the session-id index in step with its handshake and session.
+    /// When a handshake we had committed to ends (acknowledged, replaced, dropped or expired), the
+    /// peer's ``Peer/rivalHorizon`` moves to the current biscuit counter (`Peer-Collisions.swift`).
     mutating func updatePeer<R>(_ index: Int, _ body: (inout Peer) -> R) -> R {
         let before = state.peers[index].ownSessionIDs
+        let committed = state.peers[index].handshake.flatMap { $0.isCommitted ? $0.sidi : nil }
         let result = body(&state.peers[index])
+        if let committed, state.peers[index].handshake?.sidi != committed {
+            state.peers[index].rivalHorizon = state.biscuitCounter
+        }
         let after = state.peers[index].ownSessionIDs
         for id in before.subtracting(after) where state.sessionIndex[id] == index { state.sessionIndex[id] = nil }
         for id in after.subtracting(before) { state.sessionIndex[id] = index }
@@ -171,14 +186,17 @@ public struct HandleOutcome: Sendable {
     /// The datagram to send back to the sender, if any: RespHello, EmptyData, CookieReply, InitConf,
     /// or an InitHello retransmitted with a fresh cookie after a CookieReply.
     public var reply: [UInt8]?
-    /// What happened: a new key, at most.
+    /// The keys to deliver: one new key, at most.
     public var events: [ServerEvent]
+    /// What happened, for logs and counters.
+    public var activity: [PeerActivity]
     /// The peer the datagram belonged to, when it could be told.
     public var peer: PeerHandle?
 
-    init(reply: [UInt8]? = nil, events: [ServerEvent] = [], peer: PeerHandle? = nil) {
+    init(reply: [UInt8]? = nil, events: [ServerEvent] = [], activity: [PeerActivity] = [], peer: PeerHandle? = nil) {
         self.reply = reply
         self.events = events
+        self.activity = activity
         self.peer = peer
     }
 }
@@ -189,6 +207,8 @@ public struct PollOutcome: Sendable {
     public var messages: [(peer: PeerHandle, message: [UInt8])]
     /// Stale keys.
     public var events: [ServerEvent]
+    /// What happened, for logs and counters: handshakes started, retransmitted or given up.
+    public var activity: [PeerActivity]
     /// When to poll again, at the latest (another datagram may make it sooner).
     public var nextPoll: Seconds
 }

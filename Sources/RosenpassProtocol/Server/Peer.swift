@@ -9,7 +9,9 @@ struct Peer: Equatable, Sendable {
     let separator: OutputKeyDomainSeparator
     /// `SEP` compressed under the peer's version.
     let compressedSeparator: [UInt8]
-    let initiatorVariant: McElieceVariant
+    /// The McEliece format set in the configuration (`mceliece_variant`); `nil` means automatic
+    /// (`Peer-McElieceFormat.swift`).
+    let configuredVariant: McElieceVariant?
     /// Digests of the peer's public key under the peer's version: `init(spkt)`, the MAC key of
     /// messages to it, and its peer id `pidt`.
     let digests: PublicKeyDigests
@@ -19,16 +21,30 @@ struct Peer: Equatable, Sendable {
     let cookieKey: Secret
 
     var initiates: Bool
-    /// Whether our peer id is greater than the peer's: the tie-break for simultaneous initiation,
-    /// computed once by ``CryptoServer/addPeer(_:)`` (`Peer-SimultaneousInitiation.swift`). Tests set
-    /// it to `false` to model a reference node, which never declines an InitConf.
+    /// Whether our peer id is greater than the peer's, computed once by ``CryptoServer/addPeer(_:)``:
+    /// it staggers the two ends' collision repairs (`Peer-Collisions.swift`).
     var outranksPeer: Bool
+    /// Whether a handshake collision is followed by a repair handshake. Always on; tests turn it off
+    /// to model the reference implementation.
+    var repairsCollisions = true
+    /// The McEliece format of the peer's last completed handshake, when no format is configured.
+    var learnedVariant: McElieceVariant?
+    /// The session ids and formats of the last InitHellos we answered (`Peer-McElieceFormat.swift`).
+    var recentAnswers: [AnsweredHello] = []
     /// The highest biscuit number accepted from this peer (starts at 0).
     var biscuitUsed = BiscuitNumber.zero
     var session: Session?
     var handshake: InitiatorHandshake?
     var initiationRequested = false
     var cachedResponse: CachedResponse?
+    /// Our biscuit counter when our last committed handshake (InitConf sent) with this peer ended:
+    /// an InitConf on an older biscuit ran alongside it (`Peer-Collisions.swift`).
+    var rivalHorizon: BiscuitNumber?
+    /// A repair handshake due after a collision (`Peer-Collisions.swift`).
+    var pendingRepair: CollisionRepair?
+    /// When we last output a key as initiator (RespHello) and as responder (InitConf).
+    var lastInitiatorKeyAt = TimerConstants.never
+    var lastResponderKeyAt = TimerConstants.never
 
     /// The session ids of ours that route to this peer: the handshake's `sidi` and the session's `sidm`.
     var ownSessionIDs: Set<SessionID> {

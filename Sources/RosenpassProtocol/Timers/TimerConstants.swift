@@ -27,10 +27,16 @@ public enum TimerConstants {
     public static let eventGrace: Seconds = 0.0025
     /// The InitConf response cache keeps an entry for this long.
     public static let responseCacheLifetime: Seconds = 120
-    /// After we declined the peer's rival InitConf (simultaneous initiation), our own InitConf must be
-    /// acknowledged within this long, or we give our handshake up and start a new one. Not in the
-    /// reference, which never declines; see `Peer-SimultaneousInitiation.swift`.
-    public static let rivalDeclineTimeout: Seconds = 10
+    /// After two handshakes crossed, the end that outranks the other starts a repair handshake this
+    /// long after it accepted the crossing InitConf (`Peer-Collisions.swift`). Not in the reference.
+    public static let collisionRepairDelay: Seconds = 1
+    /// The same for the end that does not outrank: later, so that two of our nodes do not both repair.
+    public static let collisionRepairDelayOutranked: Seconds = 3
+    /// Two keys for one peer made this close together, one in each role, count as crossed handshakes
+    /// even when the handshakes did not overlap here: go-rosenpass may apply them in either order.
+    public static let crossingWindow: Seconds = 0.5
+    /// Up to this much is added to either repair delay at random.
+    public static let collisionRepairJitter: Seconds = 0.5
     /// "Sleep forever": the longest wait ``CryptoServer/poll(now:entropy:)`` returns.
     public static let unending: Seconds = 28_800
     /// The time stamp of something that never happened.
