@@ -66,14 +66,36 @@ struct ConfigurationTests {
             osk_organization = "myorg.com"
             osk_label = ["My Custom Messenger app"]
             mceliece_variant = "round4"
+            name = "gateway 2"
             """)
         #expect(config.publicKeyPath == "/home/user/pk" && config.secretKeyPath == "/home/user/sk")
+        #expect(config.peers.first?.name == "gateway 2")
+        #expect(try parse(config.tomlText).peers == config.peers, "name survives writing and reading back")
         #expect(config.pskBroker == "/home/user/broker.sock")
         let peer = try #require(config.peers.first)
         #expect(peer.presharedKeyPath == "/home/user/psk" && peer.keyOut == "out.key")
         #expect(peer.wireGuard?.extraParams == ["persistent-keepalive", "25"])
         #expect(peer.protocolVersion == .v03 && peer.mcelieceVariant == .round4)
         #expect(peer.outputKeySeparator == OutputKeyDomainSeparator(organization: "myorg.com", labels: ["My Custom Messenger app"]))
+    }
+
+    @Test func peerNames_areCheckedAndUnique() throws {
+        let two = """
+            listen = []
+            [[peers]]
+            name = "bob"
+            public_key = "a.pk"
+            key_out = "a.key"
+            [[peers]]
+            name = "NAME"
+            public_key = "b.pk"
+            key_out = "b.key"
+            """
+        #expect(try parse(two.replacingOccurrences(of: "NAME", with: "carol")).peers.map(\.name) == ["bob", "carol"])
+        #expect(message(two.replacingOccurrences(of: "NAME", with: "bob")) == "test.toml:7: peer 1: the name \"bob\" is already used by peer 0; names must be unique")
+        for bad in ["", " bob", "a\\tb", String(repeating: "x", count: 65)] {
+            #expect(message(two.replacingOccurrences(of: "NAME", with: bad)).contains("'name' must be 1 to 64 printable characters"), "\(bad)")
+        }
     }
 
     @Test func defaults_matchTheReference() throws {

@@ -66,7 +66,7 @@ struct ExchangeCommand: ParsableCommand, RootOptionsReading {
 
     func run() throws {
         let (configuration, warnings) = try LegacyExchangeArguments.parse(words)
-        let logger = AppLogging.logger(level: root.explicitLogLevel ?? .warning)
+        let logger = AppLogging.logger(level: DaemonLauncher.logLevel(configuration, root: root))
         for warning in warnings { logger.warning("\(warning)") }
         if let configFile {
             let bytes = Array(configuration.tomlText.utf8)
@@ -120,25 +120,68 @@ struct ValidateCommand: ParsableCommand, RootOptionsReading {
 /// Starting the daemon from a configuration, for `exchange` and `exchange-config`.
 enum DaemonLauncher {
     static func run(_ configuration: Configuration, root: RosenpassCommand) throws(AppError) {
-        var level = root.explicitLogLevel ?? .warning
-        if root.explicitLogLevel == nil && configuration.verbosity == .verbose { level = .info }
-        let logger = AppLogging.logger(level: level)
+        let logger = AppLogging.logger(level: logLevel(configuration, root: root))
 
         try configuration.checkUsefulness()
         let loaded = try configuration.load()
         for warning in loaded.warnings { logger.warning("\(warning)") }
-        let broker = try brokerChoice(configuration, root: root, logger: logger)
+        let command = try wireGuardCommand(configuration, root: root, logger: logger)
+        let broker = try brokerChoice(configuration, root: root, logger: logger, wireGuardCommand: command)
         // The daemon (and with it every key it holds) is released before this returns.
-        let daemon = try Daemon(configuration: configuration, loaded: loaded, kems: StandardKEMs(), broker: broker, logger: logger)
+        let daemon = try Daemon(
+            configuration: configuration, loaded: loaded, kems: StandardKEMs(), broker: broker, wireGuardCommand: command, logger: logger)
         try daemon.run()
+    }
+
+    /// The log level: `--log-level`, `-v`, `-q` or `RUST_LOG` when given; otherwise info with
+    /// `verbosity = "Verbose"` and notice without (start-up, every key, and anything worse).
+    static func logLevel(_ configuration: Configuration, root: RosenpassCommand) -> Logger.Level {
+        if let explicit = root.explicitLogLevel { return explicit }
+        return configuration.verbosity == .verbose ? .info : .notice
+    }
+
+    /// Whether any PSK broker option or `psk_broker` was given.
+    static func brokerChosenExplicitly(_ configuration: Configuration, root: RosenpassCommand) -> Bool {
+        root.pskBroker != nil || root.pskBrokerPath != nil || root.pskBrokerFD != nil || root.pskBrokerSpawn || configuration.pskBroker != nil
+    }
+
+    /// `wg` for peers with `extra_params`, which the reference applies by running
+    /// `wg set DEVICE peer KEY preshared-key /dev/stdin EXTRA_PARAMS…` (its default broker). With a
+    /// PSK broker chosen explicitly they are ignored, as the reference ignores them with a socket
+    /// broker: the broker only sets the pre-shared key of an existing peer.
+    ///
+    /// - Throws: ``AppError`` when a peer needs `wg` and it is not in `PATH`.
+    static func wireGuardCommand(_ configuration: Configuration, root: RosenpassCommand, logger: Logger) throws(AppError) -> String? {
+        let indices = configuration.peers.indices.filter { configuration.peers[$0].wireGuard?.extraParams.isEmpty == false }
+        guard !indices.isEmpty else { return nil }
+        let list = indices.map { "peer \($0)" }.joined(separator: ", ")
+        if brokerChosenExplicitly(configuration, root: root) {
+            logger.warning(
+                "\(list): extra_params are ignored: the PSK broker only sets the pre-shared key of an existing WireGuard peer (without a broker option, rosenpass runs `wg set` with them, as the reference does)")
+            return nil
+        }
+        guard let wg = WireGuardCommand.locate() else {
+            throw .runtime(
+                "\(list) \(indices.count == 1 ? "has" : "have") extra_params, which rosenpass applies by running `wg set` as the reference does, but `wg` is not in PATH: install wireguard-tools, or remove extra_params and create the WireGuard peer beforehand (then the PSK broker sets its key)")
+        }
+        logger.notice(
+            "\(list): keys go to WireGuard through `\(wg) set … preshared-key /dev/stdin \(configuration.peers[indices[0]].wireGuard!.extraParams.joined(separator: " "))\(indices.count > 1 ? " …" : "")`, as the reference does; this needs CAP_NET_ADMIN in rosenpass itself, not only in the PSK broker")
+        return wg
     }
 
     /// The PSK broker for peers with a WireGuard target: `--psk-broker`/`--psk-broker-path`,
     /// `--psk-broker-fd`, `--psk-broker-spawn` (the socket handler, over a socket pair), the config's
-    /// `psk_broker`, or by default the privileged broker spawned by the daemon over pipes.
-    static func brokerChoice(_ configuration: Configuration, root: RosenpassCommand, logger: Logger) throws(AppError) -> BrokerChoice {
-        guard configuration.peers.contains(where: { $0.wireGuard != nil }) else {
-            if root.pskBroker != nil || root.pskBrokerPath != nil || root.pskBrokerFD != nil || root.pskBrokerSpawn || configuration.pskBroker != nil {
+    /// `psk_broker`, or by default the privileged broker spawned by the daemon over pipes. Peers
+    /// whose keys go through `wg set` (`wireGuardCommand`) need none.
+    static func brokerChoice(
+        _ configuration: Configuration, root: RosenpassCommand, logger: Logger, wireGuardCommand: String? = nil
+    ) throws(AppError) -> BrokerChoice {
+        let needsBroker = configuration.peers.contains { peer in
+            guard let target = peer.wireGuard else { return false }
+            return wireGuardCommand == nil || target.extraParams.isEmpty
+        }
+        guard needsBroker else {
+            if brokerChosenExplicitly(configuration, root: root) {
                 logger.info("no peer has a WireGuard device; the PSK broker is not used")
             }
             return .none

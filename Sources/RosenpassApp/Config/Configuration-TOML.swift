@@ -8,7 +8,7 @@ extension Configuration {
     /// The keys allowed in a `[[peers]]` entry.
     static let peerKeys = [
         "public_key", "endpoint", "pre_shared_key", "key_out", "device", "peer", "extra_params",
-        "protocol_version", "osk_organization", "osk_label", "mceliece_variant",
+        "protocol_version", "osk_organization", "osk_label", "mceliece_variant", "name",
     ]
     /// The keys of the reference's `[api]` table (experiment_api builds).
     static let apiKeys = ["listen_path", "listen_fd", "stream_fd"]
@@ -90,9 +90,17 @@ private struct SchemaReader: TOMLSchemaReading {
         guard let peers = table["peers"] else {
             throw .config(file: file, line: 1, "the required key 'peers' is missing (write peers = [] for none, or add [[peers]] sections)")
         }
+        var names: [String: Int] = [:]
         for (index, peer) in try peerTables(peers).enumerated() {
             config.source.peers.append(peer.keyLines)
-            config.peers.append(try self.peer(peer.table, index: index, headerLine: peer.line))
+            let settings = try self.peer(peer.table, index: index, headerLine: peer.line)
+            if let name = settings.name {
+                if let earlier = names[name] {
+                    throw error(peer.table["name"]!, "peer \(index): the name \"\(name)\" is already used by peer \(earlier); names must be unique")
+                }
+                names[name] = index
+            }
+            config.peers.append(settings)
         }
         return config
     }
@@ -104,6 +112,15 @@ private struct SchemaReader: TOMLSchemaReading {
             throw .config(file: file, line: headerLine, "\(context)the required key 'public_key' is missing")
         }
         var peer = PeerSettings(publicKeyPath: try path(publicKeyEntry, context: context))
+        if let name = table["name"] {
+            let text = try string(name, context: context)
+            guard !text.isEmpty, text.count <= 64, text.unicodeScalars.allSatisfy({ !$0.properties.isWhitespace || $0 == " " }),
+                !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }), text.trimmingSpaces == text
+            else {
+                throw error(name, "\(context)'name' must be 1 to 64 printable characters without leading or trailing spaces, not \"\(text)\"")
+            }
+            peer.name = text
+        }
         if let endpoint = table["endpoint"] {
             let text = try string(endpoint, context: context)
             guard HostAndPort(text) != nil else {

@@ -10,7 +10,7 @@ public struct LoadedConfiguration: Sendable {
     public var keypair: (publicKey: [UInt8], secretKey: SecretBytes, variant: McElieceVariant)?
     /// The peers, in configuration order.
     public var peers: [LoadedPeer]
-    /// Warnings that do not stop the daemon (loose PSK file permissions, ignored `extra_params`).
+    /// Warnings that do not stop the daemon (loose PSK file permissions, a peer with our own key).
     public var warnings: [String]
 }
 
@@ -90,10 +90,6 @@ extension Configuration {
                         source.line(ofPeer: index, key: "key_out"),
                         "\(context) key_out \"\(keyOut)\": the folder \"\(directory)\" does not exist")
                 }
-            }
-            if let wireGuard = peer.wireGuard, !wireGuard.extraParams.isEmpty {
-                loaded.warnings.append(
-                    "\(context): extra_params \(wireGuard.extraParams) are ignored: the PSK broker only sets the pre-shared key of an existing WireGuard peer")
             }
             loaded.peers.append(LoadedPeer(settings: peer, publicKey: publicKey, presharedKey: presharedKey, endpointAddresses: addresses))
         }

@@ -16,7 +16,9 @@ extension Configuration {
             lines += ["", "[api]", "listen_path = []", "listen_fd = []", "stream_fd = []"]
         }
         for peer in peers {
-            lines += ["", "[[peers]]", "public_key = \(TOMLString.quote(peer.publicKeyPath))"]
+            lines += ["", "[[peers]]"]
+            if let name = peer.name { lines.append("name = \(TOMLString.quote(name))") }
+            lines.append("public_key = \(TOMLString.quote(peer.publicKeyPath))")
             if let endpoint = peer.endpoint { lines.append("endpoint = \(TOMLString.quote(endpoint))") }
             if let psk = peer.presharedKeyPath { lines.append("pre_shared_key = \(TOMLString.quote(psk))") }
             if let keyOut = peer.keyOut { lines.append("key_out = \(TOMLString.quote(keyOut))") }
@@ -49,14 +51,17 @@ extension Configuration {
 
         # UDP addresses to listen on, e.g. ["0.0.0.0:9999", "[::]:9999"]; [] picks a free port.
         listen = []
-        # "Verbose" logs each key exchange on stderr, "Quiet" only problems.
+        # Every key exchange, start-up and trouble are logged on stderr either way; "Verbose" adds
+        # each handshake's progress and every dropped datagram.
         verbosity = "Verbose"
 
         # Hand WireGuard keys to a running rosenpass-wireguard-broker-socket-handler:
         # psk_broker = "/run/rosenpass/broker.sock"
 
         [[peers]]
-        # The peer's public key file (optional keys are commented out).
+        # How the log names this peer (optional keys are commented out):
+        # name = "peer-a"
+        # The peer's public key file.
         public_key = "/path/to/rp-peer-public-key"
         # Where the peer listens; without it we only answer the peer's handshakes.
         endpoint = "127.0.0.1:9998"
@@ -68,14 +73,17 @@ extension Configuration {
         key_out = "/path/to/rp-key-out.txt"
         # device = "wg0"                # the WireGuard interface
         # peer = "<base64 WireGuard public key of this peer>"
-        # extra_params = []             # `wg set` arguments; not applied by the PSK broker
+        # extra_params = []             # e.g. ["allowed-ips", "10.0.0.2/32"]: rosenpass then runs
+        #                               # `wg set ... preshared-key /dev/stdin EXTRA` itself, as the
+        #                               # reference does, and needs CAP_NET_ADMIN (not with psk_broker)
 
         # Both sides must agree on these:
         # protocol_version = "V02"      # "V02" (BLAKE2b, the default) or "V03" (SHAKE256)
         # osk_organization = "rosenpass.eu"
         # osk_label = ["wireguard psk"]
-        # The Classic McEliece format this peer understands when we start a handshake:
-        # "round3" (Rosenpass 0.2.x and most deployments) or "round4"; default: that of our key.
+        # The Classic McEliece format this peer reads when we start a handshake: "round3"
+        # (Rosenpass 0.2.x, go-rosenpass, the reference since 2026-09) or "round4" (the reference
+        # 2024 to 2026-08). Default: round 3, then whatever format the peer is seen to use.
         # mceliece_variant = "round3"
 
         """

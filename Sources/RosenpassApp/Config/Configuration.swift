@@ -7,7 +7,7 @@ import RosenpassProtocol
 /// It is read from a TOML file (`exchange-config`, ``Configuration/load(file:environment:)``) or from
 /// the legacy `exchange` arguments (``LegacyExchangeArguments``), and written back as TOML by
 /// `exchange -c` and `gen-config` (``Configuration/tomlText``). The schema is the reference's
-/// (`components.md` §4.1, §4.2), plus `psk_broker` at the top level and `mceliece_variant` per peer.
+/// (`components.md` §4.1, §4.2), plus `psk_broker` at the top level and `name` and `mceliece_variant` per peer.
 public struct Configuration: Sendable, Equatable {
     /// Our static public key file (`public_key`).
     public var publicKeyPath: String?
@@ -56,6 +56,9 @@ public enum Verbosity: String, Sendable, Equatable, CaseIterable {
 
 /// One `[[peers]]` entry (`components.md` §4.2).
 public struct PeerSettings: Sendable, Equatable {
+    /// How log lines name the peer (`name`, our addition); without it, they name its endpoint,
+    /// WireGuard peer and a short id.
+    public var name: String?
     /// The peer's static public key file (`public_key`).
     public var publicKeyPath: String
     /// `host:port` to initiate to (`endpoint`); absent means we only respond.
@@ -70,16 +73,17 @@ public struct PeerSettings: Sendable, Equatable {
     public var protocolVersion: ProtocolVersion
     /// `osk_organization` and `osk_label`; the WireGuard PSK separator unless set.
     public var outputKeySeparator: OutputKeyDomainSeparator?
-    /// `mceliece_variant` (our addition): the Classic McEliece ciphertext format this peer expects
-    /// when we initiate. Absent: the variant of our own secret key.
+    /// `mceliece_variant` (our addition): the Classic McEliece ciphertext format this peer reads,
+    /// used when we initiate. Absent: round 3, or the format the peer was seen to use.
     public var mcelieceVariant: McElieceVariant?
 
     /// A peer with only a public key; everything else at its default.
     public init(
         publicKeyPath: String, endpoint: String? = nil, presharedKeyPath: String? = nil, keyOut: String? = nil,
         wireGuard: WireGuardTarget? = nil, protocolVersion: ProtocolVersion = .v02,
-        outputKeySeparator: OutputKeyDomainSeparator? = nil, mcelieceVariant: McElieceVariant? = nil
+        outputKeySeparator: OutputKeyDomainSeparator? = nil, mcelieceVariant: McElieceVariant? = nil, name: String? = nil
     ) {
+        self.name = name
         self.publicKeyPath = publicKeyPath
         self.endpoint = endpoint
         self.presharedKeyPath = presharedKeyPath
@@ -98,8 +102,8 @@ public struct WireGuardTarget: Sendable, Equatable {
     public var device: String
     /// The remote peer's WireGuard public key, 44 characters of base64 (`peer`).
     public var peer: String
-    /// Extra `wg set` arguments (`extra_params`). Only the reference's in-process broker applies
-    /// them; the broker protocol has no room for them, so they are reported and ignored.
+    /// Extra `wg set` arguments (`extra_params`). With them, and no PSK broker chosen explicitly,
+    /// the daemon runs `wg set` itself as the reference does; the broker protocol has no room for them.
     public var extraParams: [String]
 
     public init(device: String, peer: String, extraParams: [String] = []) {

@@ -31,38 +31,55 @@ public enum BrokerChoice: Sendable {
 ///
 /// It binds the configured UDP sockets, feeds received datagrams and the clock to the protocol core,
 /// sends what the core returns, and delivers every key event: it writes `key_out` atomically (mode
-/// 0600), prints the `output-key …` line on stdout, and hands WireGuard keys to the PSK broker.
-/// SIGINT, SIGTERM and SIGQUIT end ``run()`` normally; the core and every key are released (and so
-/// zeroed) before it returns.
+/// 0600), prints the `output-key …` line on stdout, and hands WireGuard keys to the PSK broker (or,
+/// for peers with `extra_params`, to `wg set`). It tells the operator what is going on
+/// (``PeerMonitor``, ``DropLog``), and looks host-name endpoints up again when a peer stops
+/// answering (``EndpointResolver``). SIGINT, SIGTERM and SIGQUIT end ``run()`` normally; the core
+/// and every key are released (and so zeroed) before it returns.
 public final class Daemon {
     /// Run-time state of one peer, beside the core's protocol state.
     struct PeerRuntime {
         let handle: PeerHandle
         let index: Int
-        /// The id printed on stdout and in logs (standard base64).
+        /// The id printed on stdout (standard base64).
         let peerID: String
+        /// How log lines name the peer.
+        let label: PeerLabel
         let keyOut: String?
+        /// The WireGuard peer its keys go to through the PSK broker.
         let wireGuard: (interface: String, peer: WireGuardPublicKey)?
-        /// The configured endpoint's addresses (empty for a responder-only peer).
-        let configuredAddresses: [SocketAddress]
+        /// The configured endpoint; `nil` for a responder-only peer.
+        let endpoint: HostAndPort?
+        /// The endpoint's addresses (empty for a responder-only peer), as last resolved.
+        var configuredAddresses: [SocketAddress]
         /// Where the peer last sent us a valid message from; replies and initiations go there.
         var learned: (socket: Int, address: SocketAddress)?
         /// The next configured address to try (round robin while the peer is being discovered).
         var nextAddress = 0
+        /// When its endpoint was last looked up again.
+        var lastLookup: Seconds = -.infinity
     }
+
+    /// How long InitHellos go unanswered before a host-name endpoint is looked up again, and how
+    /// long at least between two lookups for one peer.
+    static let lookupAfterSilence: Seconds = 10
+    static let lookupInterval: Seconds = 30
 
     private var server: CryptoServer
     private var peers: [PeerRuntime]
+    /// Configured and learned addresses → peer, to tell which peer a dropped datagram came from.
+    private var peerByAddress: [SocketAddress: Int] = [:]
     private let sockets: [UDPSocket]
     private let signals: SignalPipe
     private let broker: PSKBrokerClient?
+    private let wireGuardCommand: WireGuardCommand?
+    private let resolver: EndpointResolver?
+    private var monitor: PeerMonitor
+    private var drops = DropLog()
     private var entropy = SystemEntropy()
     private let logger: Logger
-    private let verbose: Bool
     private let start: timespec
     private var consecutiveErrors = 0
-    /// Datagrams the core dropped since the last summary, and the last reason (for the verbose log).
-    private var dropped = (count: 0, lastReport: -Double.infinity)
 
     /// SIGINT, SIGTERM and SIGQUIT: the signals that end the daemon (`components.md` §6.2).
     public static let standardStopSignals: [Int32] = [SIGINT, SIGTERM, SIGQUIT]
@@ -77,18 +94,24 @@ public final class Daemon {
     ///   - loaded: its keys and peers, loaded by ``Configuration/load(resolve:)``.
     ///   - kems: the KEM implementations for the protocol core.
     ///   - broker: how to reach WireGuard.
+    ///   - wireGuardCommand: `wg` (or its path) to run for peers with `extra_params`, as the
+    ///     reference does; `nil` leaves their `extra_params` unused and sends their keys to the broker.
     ///   - logger: for everything but the stdout lines.
     ///   - stopSignals: the signals that end ``run()`` normally (`rp` adds SIGHUP).
+    ///   - resolve: looks an endpoint up again while the daemon runs.
     /// - Throws: ``AppError`` when a socket cannot be bound or the core refuses a key or peer.
     public init(
         configuration: Configuration, loaded: LoadedConfiguration, kems: some KEMSuite,
-        broker: BrokerChoice, logger: Logger, stopSignals: [Int32] = Daemon.standardStopSignals
+        broker: BrokerChoice, wireGuardCommand: String? = nil, logger: Logger,
+        stopSignals: [Int32] = Daemon.standardStopSignals,
+        resolve: @escaping @Sendable (HostAndPort) throws(AppError) -> [SocketAddress] = { endpoint throws(AppError) in
+            try endpoint.resolve()
+        }
     ) throws(AppError) {
         guard let keypair = loaded.keypair else {
             throw .runtime("Server keypair missing: set public_key and secret_key")
         }
         self.logger = logger
-        verbose = configuration.verbosity == .verbose
         var entropy = SystemEntropy()
         do {
             server = try CryptoServer(secretKey: keypair.secretKey, publicKey: keypair.publicKey, kems: kems, entropy: &entropy)
@@ -96,6 +119,8 @@ public final class Daemon {
             throw .runtime("cannot use our key pair: \(error)")
         }
         var peers = [PeerRuntime]()
+        var monitored = [PeerMonitor.PeerInfo]()
+        var commandTargets = [Int: WireGuardCommand.Target]()
         for (index, peer) in loaded.peers.enumerated() {
             let settings = peer.settings
             let handle: PeerHandle
@@ -113,14 +138,30 @@ public final class Daemon {
                 guard let key = WireGuardPublicKey(base64: target.peer) else {
                     throw .runtime("peer \(index): '\(target.peer)' is not a WireGuard public key")
                 }
-                wireGuard = (target.device, key)
+                if wireGuardCommand != nil && !target.extraParams.isEmpty {
+                    commandTargets[index] = .init(device: target.device, peerKey: target.peer, extraParams: target.extraParams)
+                } else {
+                    wireGuard = (target.device, key)
+                }
             }
+            let label = PeerLabel(
+                name: settings.name, endpoint: settings.endpoint,
+                wireGuard: settings.wireGuard.map { .init(device: $0.device, peerKey: $0.peer) },
+                peerID: server.peerID(of: handle).base64)
             peers.append(
                 PeerRuntime(
-                    handle: handle, index: index, peerID: server.peerID(of: handle).base64, keyOut: settings.keyOut,
-                    wireGuard: wireGuard, configuredAddresses: peer.endpointAddresses))
+                    handle: handle, index: index, peerID: label.peerID, label: label, keyOut: settings.keyOut,
+                    wireGuard: wireGuard, endpoint: settings.endpoint.flatMap(HostAndPort.init),
+                    configuredAddresses: peer.endpointAddresses))
+            monitored.append(
+                PeerMonitor.PeerInfo(
+                    label: label, initiates: !peer.endpointAddresses.isEmpty, version: settings.protocolVersion,
+                    configuredVariant: settings.mcelieceVariant))
         }
         self.peers = peers
+        monitor = PeerMonitor(peers: monitored, now: 0)
+        self.wireGuardCommand = commandTargets.isEmpty ? nil : WireGuardCommand(executable: wireGuardCommand ?? "wg", targets: commandTargets)
+        resolver = peers.contains { $0.endpoint.map { !$0.isLiteral } ?? false } ? try EndpointResolver(resolve: resolve) : nil
         sockets = try Self.bind(configuration.listen, logger: logger)
         signals = try SignalPipe(signals: stopSignals)
         SignalPipe.ignoreSIGPIPE()
@@ -138,6 +179,7 @@ public final class Daemon {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         start = now
+        for index in peers.indices { indexAddresses(of: index) }
     }
 
     /// Binds the listen addresses, or "any" as `components.md` §6.3 says: `[::]:0`, plus
@@ -183,49 +225,73 @@ public final class Daemon {
     /// - Throws: ``AppError`` when ten iterations in a row fail (e.g. `key_out` cannot be written
     ///   and stdout is gone), as the reference gives up after ten event-loop errors.
     public func run() throws(AppError) {
-        logger.info("listening on \(sockets.map { $0.localAddress.description }.joined(separator: ", ")) with \(peers.count) peer(s)")
+        logger.notice("\(startupSummary)")
         if let broker {
             do {
                 try broker.start()
             } catch {
                 throw .runtime("cannot start the PSK broker client: \(error)")
             }
-            eraseWireGuardKeysAtStart()
         }
-        defer { broker?.shutdown() }
+        eraseWireGuardKeysAtStart()
+        defer {
+            broker?.shutdown()
+            resolver?.shutdown()
+        }
 
         var receiveBuffer = [UInt8](repeating: 0, count: 4096)
         var nextPoll: Seconds = 0
         var fds = sockets.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         fds.append(pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0))
+        if let resolver { fds.append(pollfd(fd: resolver.wakeReadEnd, events: Int16(POLLIN), revents: 0)) }
+        let signalSlot = sockets.count
 
         while true {
             var iterationFailed = false
-            let timeout = max(0, min(nextPoll - now(), 3600))
+            var wake = min(nextPoll, monitor.nextCheck, drops.nextSummary ?? .infinity)
+            if wireGuardCommand?.isBusy == true { wake = min(wake, now() + 0.05) }
+            let timeout = max(0, min(wake - now(), 3600))
             let milliseconds = Int32((timeout * 1000).rounded(.up))
             let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), milliseconds) }
             if ready < 0 && errno != EINTR {
                 throw .system("poll", "the daemon's sockets", errno: errno)
             }
-            if fds.last!.revents != 0 {
+            if fds[signalSlot].revents != 0 {
                 let received = signals.drain()
                 if !received.isEmpty {
                     let name = received.first.map { String(cString: strsignal($0)) } ?? "signal"
-                    logger.info("\(name): shutting down")
+                    logger.notice("\(name): shutting down")
                     return
                 }
             }
             for index in sockets.indices where fds[index].revents != 0 {
                 if !receiveBatch(socket: index, buffer: &receiveBuffer) { iterationFailed = true }
             }
-            let outcome = server.poll(now: now(), entropy: &entropy)
+            if let resolver, fds[signalSlot + 1].revents != 0 {
+                for result in resolver.takeResults() { apply(result) }
+            }
+            let time = now()
+            let outcome = server.poll(now: time, entropy: &entropy)
+            report(outcome.activity, at: time)
             for (peer, message) in outcome.messages { send(message, to: peer) }
             for event in outcome.events {
-                if !deliver(event) { iterationFailed = true }
+                if !deliver(event, at: time) { iterationFailed = true }
             }
+            log(monitor.check(at: time))
+            log(drops.flush(at: time))
+            if let wireGuardCommand { log(wireGuardCommand.poll(labels: peers.map(\.label), at: time)) }
             nextPoll = outcome.nextPoll
             try countErrors(iterationFailed)
         }
+    }
+
+    /// The notice that opens the log: what runs, where it listens, and its peers.
+    var startupSummary: String {
+        let listening = sockets.map { $0.localAddress.description }.joined(separator: ", ")
+        let shown = peers.prefix(8).map(\.label.details)
+        let more = peers.count > shown.count ? ", and \(peers.count - shown.count) more" : ""
+        let list = peers.isEmpty ? "no peers" : "\(peers.count) peer\(peers.count == 1 ? "" : "s"): \(shown.joined(separator: "; "))\(more)"
+        return "rosenpass \(RosenpassCommand.version) listening on \(listening) with \(list)"
     }
 
     /// Handles up to 64 waiting datagrams of one socket, so a flood on one socket cannot starve
@@ -247,14 +313,14 @@ public final class Daemon {
     }
 
     /// Gives one datagram to the core; sends its reply and delivers its events. A datagram the core
-    /// rejects changes nothing and is only logged. Returns false when a key could not be delivered.
+    /// rejects changes nothing and is only reported. Returns false when a key could not be delivered.
     private func handle(_ datagram: [UInt8], from sender: SocketAddress, socket: Int) -> Bool {
+        let time = now()
         let outcome: HandleOutcome
         do {
-            outcome = try server.handle(datagram: datagram, from: sender.hostID(socketIndex: socket), now: now(), entropy: &entropy)
+            outcome = try server.handle(datagram: datagram, from: sender.hostID(socketIndex: socket), now: time, entropy: &entropy)
         } catch {
-            logger.debug("dropped a datagram of \(datagram.count) bytes from \(sender): \(error)")
-            noteDropped("\(datagram.count) bytes from \(sender): \(error)")
+            noteDropped(datagram, from: sender, error: error, at: time)
             return true
         }
         // Learn the peer's address only from a completed handshake: an InitHello can be replayed
@@ -262,27 +328,47 @@ public final class Daemon {
         for case .keyExchanged(let peer, _) in outcome.events {
             learn(sender, socket: socket, for: peer)
         }
+        report(outcome.activity, at: time)
         if let reply = outcome.reply {
             if let code = sockets[socket].send(reply, to: sender) {
                 logger.warning("cannot reply to \(sender): \(String(cString: strerror(code)))")
             }
         }
         var delivered = true
-        for event in outcome.events where !deliver(event) { delivered = false }
+        for event in outcome.events where !deliver(event, at: time) { delivered = false }
         return delivered
     }
 
-    /// With `verbosity = "Verbose"`, reports dropped datagrams at info level, at most one line per
-    /// ten seconds (a flood must not turn into a flood of log lines).
-    private func noteDropped(_ reason: String) {
-        guard verbose else { return }
-        dropped.count += 1
-        let time = now()
-        guard time - dropped.lastReport >= 10 else { return }
-        let window = dropped.lastReport.isFinite ? " in the last \(Int(time - dropped.lastReport)) s" : ""
-        logger.info("dropped \(dropped.count) datagram(s)\(window); the last: \(reason)")
-        dropped = (0, time)
+    /// A dropped datagram: counted, told to the peer's monitor when it can be told whose it is, and
+    /// logged at info level within ``DropLog``'s limits.
+    private func noteDropped(_ datagram: [UInt8], from sender: SocketAddress, error: ProtocolError, at time: Seconds) {
+        let index = error.peer?.index ?? peerByAddress[sender.unmapped]
+        if let index { monitor.dropped(error.reason, detail: error.detail, peer: PeerHandle(index: index)) }
+        let kind = datagram.first.flatMap(MessageType.init(rawValue:)).map { "\($0)" } ?? "datagram"
+        let whose = index.map { " (peer \(peers[$0].label))" } ?? ""
+        log(drops.dropped(error.reason, "\(kind) of \(datagram.count) bytes from \(sender)\(whose): \(error)", at: time))
     }
+
+    /// Logs what the core reports, and looks an endpoint up again when the peer keeps not answering.
+    private func report(_ activity: [PeerActivity], at time: Seconds) {
+        for item in activity {
+            log(monitor.record(item, at: time))
+            switch item {
+            case .retransmitted(let peer, .initHello, _), .handshakeExpired(let peer, .respHello, _):
+                if let since = monitor.peers[peer.index].unansweredSince, time - since >= Self.lookupAfterSilence {
+                    lookUpAgain(peer.index, at: time)
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    private func log(_ lines: [LogLine]) {
+        for line in lines { logger.log(level: line.level, "\(line.message)") }
+    }
+
+    // MARK: - Addresses
 
     /// Remembers where a peer completed a handshake from; later messages to the peer go there. A
     /// peer without a configured endpoint still never initiates (as in the reference): the other
@@ -290,9 +376,47 @@ public final class Daemon {
     private func learn(_ address: SocketAddress, socket: Int, for peer: PeerHandle) {
         guard peers.indices.contains(peer.index) else { return }
         if peers[peer.index].learned?.address != address || peers[peer.index].learned?.socket != socket {
-            logger.debug("peer \(peers[peer.index].peerID) is at \(address)")
+            logger.debug("peer \(peers[peer.index].label) is at \(address)")
         }
         peers[peer.index].learned = (socket, address)
+        peerByAddress[address.unmapped] = peer.index
+    }
+
+    /// Indexes a peer's configured and learned addresses.
+    private func indexAddresses(of index: Int) {
+        for address in peers[index].configuredAddresses { peerByAddress[address.unmapped] = index }
+        if let learned = peers[index].learned { peerByAddress[learned.address.unmapped] = index }
+    }
+
+    /// Starts a lookup of a host-name endpoint, at most every ``lookupInterval``.
+    private func lookUpAgain(_ index: Int, at time: Seconds) {
+        guard let resolver, let endpoint = peers[index].endpoint, !endpoint.isLiteral,
+            time - peers[index].lastLookup >= Self.lookupInterval, !resolver.isResolving(index)
+        else { return }
+        peers[index].lastLookup = time
+        logger.info("peer \(peers[index].label) does not answer; looking \(endpoint.host) up again")
+        resolver.request(peer: index, endpoint: endpoint)
+    }
+
+    /// Takes the addresses a lookup found: when they changed, messages to the peer go there from now on.
+    private func apply(_ result: EndpointResolver.Result) {
+        let index = result.peer
+        guard peers.indices.contains(index) else { return }
+        let old = peers[index].configuredAddresses
+        switch result.addresses {
+        case .failure(let error):
+            logger.info("peer \(peers[index].label): \(error); still trying \(old.map(\.description).joined(separator: ", "))")
+        case .success(let addresses) where addresses == old:
+            logger.debug("peer \(peers[index].label): \(result.endpoint) still resolves to \(old.map(\.description).joined(separator: ", "))")
+        case .success(let addresses):
+            logger.notice(
+                "peer \(peers[index].label): \(result.endpoint) now resolves to \(addresses.map(\.description).joined(separator: ", ")) (was \(old.map(\.description).joined(separator: ", "))); sending there")
+            for address in old where peerByAddress[address.unmapped] == index { peerByAddress[address.unmapped] = nil }
+            peers[index].configuredAddresses = addresses
+            peers[index].nextAddress = 0
+            peers[index].learned = nil
+            indexAddresses(of: index)
+        }
     }
 
     /// Sends a message the core produced for `peer`: to where the peer was last heard from, or else
@@ -301,7 +425,7 @@ public final class Daemon {
         guard peers.indices.contains(peer.index) else { return }
         if let learned = peers[peer.index].learned {
             if let code = sockets[learned.socket].send(message, to: learned.address) {
-                logger.warning("cannot send to peer \(peers[peer.index].peerID) at \(learned.address): \(String(cString: strerror(code)))")
+                logger.warning("cannot send to peer \(peers[peer.index].label) at \(learned.address): \(String(cString: strerror(code)))")
             }
             return
         }
@@ -316,13 +440,15 @@ public final class Daemon {
             guard let code = sockets[index].send(message, to: address) else { return }
             lastError = code
         }
-        logger.warning("cannot send to peer \(peers[peer.index].peerID) at \(address): \(String(cString: strerror(lastError)))")
+        logger.warning("cannot send to peer \(peers[peer.index].label) at \(address): \(String(cString: strerror(lastError)))")
     }
 
+    // MARK: - Keys
+
     /// Delivers a key event (`components.md` §6.1): (1) write `key_out`, (2) print the line,
-    /// (3) hand the key to the PSK broker. A stale key is replaced by a random one everywhere.
-    /// Returns false when (1) or (2) failed.
-    private func deliver(_ event: ServerEvent) -> Bool {
+    /// (3) hand the key to WireGuard (PSK broker or `wg set`). A stale key is replaced by a random
+    /// one everywhere. Returns false when (1) or (2) failed.
+    private func deliver(_ event: ServerEvent, at time: Seconds) -> Bool {
         let peer: PeerHandle
         let key: SecretBytes
         let kind: KeyOutputEvent
@@ -338,13 +464,11 @@ public final class Daemon {
         }
         guard peers.indices.contains(peer.index) else { return true }
         let runtime = peers[peer.index]
-        let level: Logger.Level = verbose ? .info : .debug
-        if kind == .exchanged {
-            logger.log(level: level, "Exchanged key with peer \(runtime.peerID)")
-        } else {
-            logger.log(level: level, "Erasing outdated key from peer \(runtime.peerID)")
+        if kind == .stale {
+            log(monitor.keyExpired(peer, at: time))
             // Look for the peer again from its configured endpoint, as the reference does.
             if !runtime.configuredAddresses.isEmpty { peers[peer.index].learned = nil }
+            lookUpAgain(peer.index, at: time)
         }
         var succeeded = true
         if let keyOut = runtime.keyOut {
@@ -352,7 +476,7 @@ public final class Daemon {
                 try KeyOutputFile.write(key, to: keyOut)
                 try Self.printLine(KeyOutputLine.format(peerID: runtime.peerID, keyFile: keyOut, event: kind))
             } catch {
-                logger.error("peer \(runtime.peerID): \(error)")
+                logger.error("peer \(runtime.label): \(error)")
                 succeeded = false
             }
         }
@@ -361,22 +485,30 @@ public final class Daemon {
             do {
                 try broker.setPresharedKey(psk, peer: wireGuard.peer, interface: wireGuard.interface)
             } catch {
-                logger.error("peer \(runtime.peerID): cannot hand the key to the PSK broker: \(error)")
+                logger.error("peer \(runtime.label): cannot hand the key to the PSK broker: \(error)")
             }
+        }
+        if let wireGuardCommand, wireGuardCommand.handles(peer.index) {
+            log(key.withUnsafeBytes { wireGuardCommand.setPresharedKey($0, peer: peer.index, label: runtime.label, at: time) })
         }
         return succeeded
     }
 
     /// The whitepaper's WireGuard extension (`protocol.md` §5.5): until the first exchange, WireGuard
-    /// holds a random PSK rather than whatever an earlier run left behind.
+    /// holds a random PSK rather than whatever an earlier run left behind. For peers with
+    /// `extra_params`, this first `wg set` also creates the WireGuard peer.
     private func eraseWireGuardKeysAtStart() {
-        guard let broker else { return }
         for runtime in peers {
-            guard let wireGuard = runtime.wireGuard else { continue }
-            do {
-                try broker.setPresharedKey(PresharedKey.random(), peer: wireGuard.peer, interface: wireGuard.interface)
-            } catch {
-                logger.error("peer \(runtime.peerID): cannot hand a key to the PSK broker: \(error)")
+            if let wireGuard = runtime.wireGuard, let broker {
+                do {
+                    try broker.setPresharedKey(PresharedKey.random(), peer: wireGuard.peer, interface: wireGuard.interface)
+                } catch {
+                    logger.error("peer \(runtime.label): cannot hand a key to the PSK broker: \(error)")
+                }
+            }
+            if let wireGuardCommand, wireGuardCommand.handles(runtime.index) {
+                let random = SecretBytes.random(count: 32)
+                log(random.withUnsafeBytes { wireGuardCommand.setPresharedKey($0, peer: runtime.index, label: runtime.label, at: now()) })
             }
         }
     }

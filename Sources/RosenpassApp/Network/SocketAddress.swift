@@ -122,6 +122,15 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         family == AF_INET6 ? address : [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] + address
     }
 
+    /// The same host and port with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, how a dual-stack
+    /// socket reports an IPv4 sender) written as IPv4, so both spellings compare equal.
+    var unmapped: SocketAddress {
+        guard family == AF_INET6, scopeID == 0, address.prefix(12).elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]) else {
+            return self
+        }
+        return SocketAddress(ipv4: Array(address.suffix(4)), port: port)
+    }
+
     /// A stable byte encoding of the sender, binding DoS cookies to it (`protocol.md` §6.3): the
     /// socket index (8 bytes), the address as IPv6 (16), the port (2) and the scope id (4), big-endian.
     func hostID(socketIndex: Int) -> [UInt8] {
@@ -171,6 +180,9 @@ public struct HostAndPort: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { text }
+
+    /// Whether the host is an IP address (nothing to look up again), rather than a name.
+    public var isLiteral: Bool { SocketAddress(literal: text) != nil }
 
     /// Every address the host resolves to, for UDP (literals first, then `getaddrinfo`).
     ///

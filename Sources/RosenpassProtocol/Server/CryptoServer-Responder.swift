@@ -103,6 +103,12 @@ extension CryptoServer {
         entropy.record(.ihr6ChainingKey, chain)
         let peerID = PeerID(bytes: pidi.withUnsafeBytes { Array($0) })
         guard let index = state.peerIDIndex[peerID] else {
+            if let index = peerUsingOtherVersion(peerID) {
+                let configured = state.peers[index].version
+                throw .unexpected(
+                    "InitHello from \(PeerHandle(index: index)) under \(version), but \(configured) is configured",
+                    reason: .versionMismatch, peer: index)
+            }
             throw .authenticationFailed("InitHello from unknown peer id \(peerID)", reason: .unknownPeer)
         }
         let peer = state.peers[index]
@@ -110,7 +116,7 @@ extension CryptoServer {
         chain.mix(peer.presharedKey)
         entropy.record(.ihr7ChainingKey, chain)
         do {
-            _ = try chain.decryptAndMix(message.auth, what: "InitHello auth (the pre-shared keys differ?)")  // IHR8
+            _ = try chain.decryptAndMix(message.auth, what: "InitHello auth")  // IHR8
         } catch {
             throw error.attributed(to: index)
         }

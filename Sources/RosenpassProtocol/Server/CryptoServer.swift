@@ -23,6 +23,10 @@ public struct CryptoServer: Sendable {
     /// The rule for "under load" and whether DoS cookies are used (`protocol.md` §6).
     public let loadPolicy: LoadPolicy
     var state: ServerState
+    /// Each peer's id under the version *not* configured for it, built the first time an InitHello
+    /// names an unknown peer id: then a peer that uses the other protocol version is named in the
+    /// error instead of passing for a stranger. Derived from the configuration; not protocol state.
+    var otherVersionPeerIDs: [PeerID: Int]?
 
     /// Creates a server for our static key pair.
     ///
@@ -101,6 +105,7 @@ public struct CryptoServer: Sendable {
             initiates: configuration.initiates,
             outranksPeer: Peer.outranks(ours: keys.digests(version).peerID, theirs: digests.peerID))
         state.peers.append(peer)
+        otherVersionPeerIDs = nil
         let handle = PeerHandle(index: state.peers.count - 1)
         state.peerIDIndex[digests.peerID] = handle.index
         return handle
@@ -153,6 +158,19 @@ public struct CryptoServer: Sendable {
         for id in before.subtracting(after) where state.sessionIndex[id] == index { state.sessionIndex[id] = nil }
         for id in after.subtracting(before) { state.sessionIndex[id] = index }
         return result
+    }
+
+    /// The peer whose id under the version not configured for it is `peerID`, if any.
+    mutating func peerUsingOtherVersion(_ peerID: PeerID) -> Int? {
+        if otherVersionPeerIDs == nil {
+            var index = [PeerID: Int]()
+            for (position, peer) in state.peers.enumerated() {
+                let other: ProtocolVersion = peer.version == .v02 ? .v03 : .v02
+                index[PeerID(bytes: DomainConstants.of(other).peerID.adding(peer.publicKey).value)] = position
+            }
+            otherVersionPeerIDs = index
+        }
+        return otherVersionPeerIDs?[peerID]
     }
 
     /// Draws a session id that is not registered yet.
