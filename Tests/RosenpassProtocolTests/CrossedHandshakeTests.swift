@@ -239,7 +239,7 @@ struct CrossedHandshakeTests {
     /// An hour on a lossy, reordering link: 10 % loss, delays of 2 ms to 0.8 s, both ends starting
     /// together, each end restarted once at a time unrelated to the protocol.
     @Test(
-        "one hour on a lossy, reordering link with restarts: the keys agree whenever the link is quiet, and no disagreement outlasts a handshake's retries",
+        "one hour on a lossy, reordering link with restarts: the keys agree whenever the link is quiet, and never differ for 10 s",
         arguments: [(PeerModel.ours, false, UInt64(11)), (.ours, true, 7930), (.reference, false, 15_849), (.reference, true, 23_768),
                     (.goRosenpass, false, 31_687), (.goRosenpass, true, 39_606)])
     func lossyLongRun(model: PeerModel, swap: Bool, seed: UInt64) throws {
@@ -250,7 +250,9 @@ struct CrossedHandshakeTests {
         #expect(link.quietDisagreements.isEmpty, "\(link.quietDisagreements.prefix(3))")
         #expect(link.quietChecks >= 25, "every rekey settled and was checked (\(link.quietChecks))")
         #expect(link.lost > 0)
-        #expect(link.longestDisagreement(after: 0) < 60, "\(link.disagreements.sorted { $0.to - $0.from > $1.to - $1.from }.prefix(3))")
+        // A restarted end has no key until its first handshake, and a lost datagram costs a
+        // retransmission: the longest seen is under 4 s.
+        #expect(link.longestDisagreement(after: 1) < 10, "\(link.disagreements.sorted { $0.to - $0.from > $1.to - $1.from }.prefix(3))")
         #expect(link.agrees)
     }
 }

@@ -53,6 +53,39 @@ struct HandshakeTests {
         }
     }
 
+    @Test("a 13,608-byte secret key in the NIST layout (go-rosenpass, liboqs 0.9 and later) is a round-3 key: round-3 handshakes both ways with a 13,568-byte peer")
+    func nistLayoutKeyServesRoundThree() throws {
+        // TestKeys hold 13,608-byte keys made by liboqs (the reference vector's); the peer's key is
+        // converted to the 13,568-byte layout that Rosenpass 0.2.x writes.
+        let round3Layout = StandardKEMs().convertStaticSecretKey(TestKeys.b.secretKey, from: .round4)
+        var entropyA = CountingEntropy(counter: 1)
+        var entropyB = CountingEntropy(counter: 2)
+        var a = try CryptoServer(secretKey: TestKeys.a.secretKey, publicKey: TestKeys.a.publicKey, kems: StandardKEMs(), entropy: &entropyA)
+        var b = try CryptoServer(secretKey: round3Layout, publicKey: TestKeys.b.publicKey, kems: StandardKEMs(), entropy: &entropyB)
+        #expect(a.secretKeyVariant == .round4 && b.secretKeyVariant == .round3)
+        let peerOfA = try a.addPeer(PeerConfiguration(publicKey: TestKeys.b.publicKey, version: .v02, initiatorVariant: .round3))
+        let peerOfB = try b.addPeer(PeerConfiguration(publicKey: TestKeys.a.publicKey, version: .v02, initiatorVariant: .round3))
+        for aStarts in [true, false] {
+            var message = aStarts
+                ? try a.initiateHandshake(with: peerOfA, now: 0, entropy: &entropyA)
+                : try b.initiateHandshake(with: peerOfB, now: 0, entropy: &entropyB)
+            #expect(message.count == 1092)
+            var keys: [Bool: Secret] = [:]
+            var toA = !aStarts
+            while true {
+                let outcome = toA
+                    ? try a.handle(datagram: message, from: ServerPair.hostB, now: 0, entropy: &entropyA)
+                    : try b.handle(datagram: message, from: ServerPair.hostA, now: 0, entropy: &entropyB)
+                for case .keyExchanged(_, let key) in outcome.events { keys[toA] = key }
+                guard let reply = outcome.reply else { break }
+                #expect(reply[0] != MessageType.respHello.rawValue || reply.count == 1132, "answered in round 3")
+                message = reply
+                toA.toggle()
+            }
+            #expect(keys[true] != nil && keys[true] == keys[false])
+        }
+    }
+
     @Test("a configured format is always used and never probed, in both directions of learning")
     func configuredFormatWins() throws {
         for variant in McElieceVariant.allCases {

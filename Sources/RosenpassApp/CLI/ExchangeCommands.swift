@@ -107,6 +107,7 @@ struct ValidateCommand: ParsableCommand, RootOptionsReading {
             do {
                 let loaded = try configuration.load()
                 for warning in loaded.warnings { RosenpassCLI.printError("\(quoted): warning: \(warning)") }
+                for note in Self.notes(configuration, loaded) { RosenpassCLI.printError("\(quoted): note: \(note)") }
                 RosenpassCLI.printError("\(quoted) has passed all logical checks")
             } catch {
                 RosenpassCLI.printError("\(quoted) contains logical errors: '\(error)'")
@@ -114,6 +115,30 @@ struct ValidateCommand: ParsableCommand, RootOptionsReading {
             }
         }
         if !allValid { throw ExitCode(1) }
+    }
+
+    /// What a valid configuration will do that an operator may not expect: the secret key's layout
+    /// and the McEliece format each peer gets, and `wg set` for `extra_params`.
+    static func notes(_ configuration: Configuration, _ loaded: LoadedConfiguration) -> [String] {
+        var notes = [String]()
+        if let keypair = loaded.keypair {
+            notes.append(
+                "secret key: \(SecretKeyLayout.describe(keypair.variant)). It serves both McEliece formats; each peer's is chosen separately")
+        }
+        for (index, peer) in configuration.peers.enumerated() {
+            let name = peer.name.map { "peer \(index) (\($0))" } ?? "peer \(index)"
+            if let variant = peer.mcelieceVariant {
+                notes.append("\(name): our handshakes use McEliece \(variant.shortName) (mceliece_variant)")
+            } else if peer.endpoint != nil {
+                notes.append(
+                    "\(name): our handshakes use McEliece round 3 (Rosenpass 0.2.x, go-rosenpass, the reference), alternating with round 4 until the peer answers, then the peer's format")
+            }
+            if let extra = peer.wireGuard?.extraParams, !extra.isEmpty {
+                notes.append(
+                    "\(name): extra_params: without a PSK broker option, rosenpass runs `wg set \(peer.wireGuard!.device) peer … preshared-key /dev/stdin \(extra.joined(separator: " "))` itself (needs wg and CAP_NET_ADMIN); a PSK broker ignores them")
+            }
+        }
+        return notes
     }
 }
 

@@ -19,6 +19,13 @@ struct GenKeysCommand: ParsableCommand, RootOptionsReading {
             options -p and -s are ignored; otherwise both are required. Existing key files are only \
             replaced with --force. Key generation takes a second or so; progress goes to stderr and \
             nothing is written to stdout.
+
+            Secret key layouts: 13568 bytes (the default; Rosenpass 0.2.x and the reference since 2026-09 \
+            read and write it) or 13608 bytes (--mceliece-variant round4; the NIST layout that go-rosenpass \
+            and the reference from 2024 to 2026-08 read and write). The public key is the same in both, and \
+            rosenpass reads either and answers both McEliece formats with it; the layout does not choose the \
+            format a handshake uses (that is mceliece_variant per peer, round 3 by default). To move a key to \
+            software that needs the other layout: rosenpass convert-key.
             """
     )
 
@@ -35,7 +42,7 @@ struct GenKeysCommand: ParsableCommand, RootOptionsReading {
     var force = false
 
     @Option(name: .customLong("mceliece-variant"), help: ArgumentHelp(
-        "round3 (13568-byte secret key, 188-byte ciphertexts; Rosenpass 0.2.x and most deployments) or round4 (13608 bytes, 156-byte ciphertexts).",
+        "The secret key's layout: round3 (13568 bytes; Rosenpass 0.2.x, the reference) or round4 (13608 bytes, the NIST layout; go-rosenpass).",
         valueName: "VARIANT"))
     var mcelieceVariant: McElieceVariant = .round3
 
@@ -57,6 +64,66 @@ struct GenKeysCommand: ParsableCommand, RootOptionsReading {
             throw .usage("gen-keys needs a CONFIG file, or both --public-key and --secret-key")
         }
         return (publicKey, secretKey)
+    }
+}
+
+/// `rosenpass convert-key SECRET_KEY OUTPUT [--public-key PK] [--layout 13568|13608] [-f]`.
+struct ConvertKeyCommand: ParsableCommand, RootOptionsReading {
+    static let configuration = CommandConfiguration(
+        commandName: "convert-key",
+        abstract: "Write a Classic McEliece secret key in the other layout (13568 ↔ 13608 bytes).",
+        discussion: """
+            Reads SECRET_KEY and writes the same key in the other layout to OUTPUT (mode 0600): \
+            13568 bytes for Rosenpass 0.2.x and the reference since 2026-09, 13608 bytes (the NIST layout) \
+            for go-rosenpass and the reference from 2024 to 2026-08. The public key stays as it is and \
+            works with both. rosenpass itself reads either layout, so it needs no conversion. With \
+            --public-key, the converted key is checked against the public key first.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The secret key to read.", valueName: "SECRET_KEY"))
+    var input: String
+
+    @Argument(help: ArgumentHelp("Where to write the converted secret key.", valueName: "OUTPUT"))
+    var output: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The public key of the pair, to check the conversion against.", valueName: "PATH"))
+    var publicKey: String?
+
+    @Option(help: ArgumentHelp("The layout to write: 13568 or 13608 (default: the other one).", valueName: "BYTES"))
+    var layout: Int?
+
+    @Flag(name: .shortAndLong, help: "Replace OUTPUT if it exists.")
+    var force = false
+
+    func run() throws {
+        let (key, variant) = try StaticKeyFiles.loadSecretKey(input)
+        let target = variant == .round3 ? McElieceVariant.round4 : .round3
+        if let layout, layout != target.secretKeyCount {
+            if layout == variant.secretKeyCount {
+                throw AppError.usage("\(input) already has the \(layout)-byte layout")
+            }
+            throw AppError.usage("--layout must be 13568 or 13608, not \(layout)")
+        }
+        guard FileIO.canonical(input) != FileIO.canonical(output) else {
+            throw AppError.usage("OUTPUT must be another file than SECRET_KEY")
+        }
+        if FileIO.isRegularFile(output) && !force {
+            throw AppError.runtime("refusing to overwrite \(FileIO.canonical(output)); use --force to replace it")
+        }
+        let converted = StandardKEMs().convertStaticSecretKey(key, from: variant)
+        if let publicKey {
+            let pk = try StaticKeyFiles.loadPublicKey(publicKey)
+            guard StaticKeyFiles.isPair(publicKey: pk, secretKey: key, variant: variant) else {
+                throw AppError.runtime("\(input) does not belong to the public key \(publicKey); nothing written")
+            }
+            guard StaticKeyFiles.isPair(publicKey: pk, secretKey: converted, variant: target) else {
+                throw AppError.runtime("the converted key does not work with \(publicKey); nothing written (please report this)")
+            }
+        }
+        try withAppErrors { try converted.withUnsafeBytes { try FileIO.writeAtomically(output, bytes: $0, mode: 0o600) } }
+        RosenpassCLI.printError(
+            "Wrote \(output) (mode 0600): \(SecretKeyLayout.describe(target)). The public key is unchanged.")
     }
 }
 

@@ -25,7 +25,7 @@ public struct LoadedPeer: Sendable {
 
 extension Configuration {
     /// Checks the configuration as `components.md` §4.3 describes, and more: our key pair loads
-    /// (exact sizes, secret key not readable by others); each peer's public key and PSK load; each
+    /// (exact sizes, secret key not readable by others, the two halves belong together); each peer's public key and PSK load; each
     /// endpoint resolves; each peer has `key_out` or a WireGuard target, and `key_out`'s folder
     /// exists; no two peers share a public key.
     ///
@@ -42,6 +42,11 @@ extension Configuration {
             }
             let secret = try at(source.line(of: "secret_key")) { () throws(AppError) in
                 try StaticKeyFiles.loadSecretKey(secretKeyPath)
+            }
+            guard StaticKeyFiles.isPair(publicKey: publicKey, secretKey: secret.key, variant: secret.variant) else {
+                throw problem(
+                    source.line(of: "secret_key"),
+                    "\(secretKeyPath): this secret key does not belong to the public key \(publicKeyPath) (every handshake would fail); make a new pair with `rosenpass gen-keys`, or fix the paths")
             }
             loaded.keypair = (publicKey, secret.key, secret.variant)
         }

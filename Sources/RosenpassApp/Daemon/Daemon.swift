@@ -416,6 +416,13 @@ public final class Daemon {
             peers[index].nextAddress = 0
             peers[index].learned = nil
             indexAddresses(of: index)
+            // Start over at the new address now rather than at the next retransmission (5–10 s).
+            if server.hasHandshake(with: peers[index].handle),
+                let hello = try? server.initiateHandshake(with: peers[index].handle, now: now(), entropy: &entropy)
+            {
+                logger.info("peer \(peers[index].label): handshake started again, at the new address")
+                send(hello, to: peers[index].handle)
+            }
         }
     }
 

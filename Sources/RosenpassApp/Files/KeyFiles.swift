@@ -11,8 +11,8 @@ import RosenpassProtocol
 /// The raw static key files, byte-compatible with the reference's.
 ///
 /// A public key file holds exactly the 524160 raw bytes of a Classic McEliece 460896 public key. A
-/// secret key file holds exactly the raw secret key: 13568 bytes in the round-3 layout or 13608 bytes
-/// in the round-4 layout (the variant is told by the length). No header, no encoding.
+/// secret key file holds exactly the raw secret key in one of two layouts, told apart by length
+/// (``SecretKeyLayout``). No header, no encoding.
 public enum StaticKeyFiles {
     /// Loads a public key.
     ///
@@ -44,12 +44,42 @@ public enum StaticKeyFiles {
         return (key, variant)
     }
 
+    /// Whether `secretKey` belongs to `publicKey`: a ciphertext encapsulated to the public key
+    /// decapsulates to the same shared key (Classic McEliece rejects implicitly, so a wrong key
+    /// yields a different one rather than an error).
+    public static func isPair(publicKey: [UInt8], secretKey: SecretBytes, variant: McElieceVariant) -> Bool {
+        var entropy = SystemEntropy()
+        let kems = StandardKEMs()
+        let sent = kems.encapsulateStatic(variant, publicKey: publicKey, using: &entropy)
+        let received = kems.decapsulateStatic(variant, secretKey: secretKey, ciphertext: sent.ciphertext)
+        return sent.sharedKey.constantTimeEquals(received)
+    }
+
     /// Writes a key pair: the secret key with mode 0600 and the public key with mode 0644, each
     /// atomically (a new file renamed into place, so an interrupted run leaves no partial key).
     public static func write(publicKey: [UInt8], secretKey: SecretBytes, publicPath: String, secretPath: String) throws(AppError) {
         try withAppErrors {
             try secretKey.withUnsafeBytes { try FileIO.writeAtomically(secretPath, bytes: $0, mode: 0o600) }
             try publicKey.withUnsafeBytes { try FileIO.writeAtomically(publicPath, bytes: $0, mode: 0o644) }
+        }
+    }
+}
+
+/// The two layouts of a Classic McEliece 460896 secret key file. The layout says which software
+/// wrote the key, not which ciphertext format (round 3 or round 4) a handshake uses: the public key
+/// is the same, rosenpass converts the secret key to answer both formats, and the format it sends is
+/// set per peer (`mceliece_variant`, or learned from the peer).
+public enum SecretKeyLayout {
+    /// A line on the layout of a secret key of `variant`'s length, and who reads and writes it.
+    public static func describe(_ variant: McElieceVariant) -> String {
+        switch variant {
+        case .round3:
+            return "13568 bytes, the layout of liboqs up to 0.8 (s, g, control bits): written and read by Rosenpass 0.2.x, the reference "
+                + "since 2026-09 and `rosenpass gen-keys`; go-rosenpass needs the 13608-byte layout (rosenpass convert-key)"
+        case .round4:
+            return "13608 bytes, the NIST layout of the round-3 and round-4 submissions (δ, c, g, α, s): written and read by go-rosenpass, "
+                + "the reference from 2024 to 2026-08 (liboqs 0.9 and later) and `rosenpass gen-keys --mceliece-variant round4`; "
+                + "Rosenpass 0.2.x needs the 13568-byte layout (rosenpass convert-key)"
         }
     }
 }

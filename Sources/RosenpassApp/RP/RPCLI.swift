@@ -56,10 +56,11 @@ public enum RPCLI {
         }
     }
 
-    /// The log level: `RUST_LOG` if it names one, else info with `verbose` and warnings without.
+    /// The log level: `RUST_LOG` if it names one, else info with `verbose` and notice (start-up, every
+    /// key, and anything worse) without.
     private static func logger(verbose: Bool) -> Logger {
         var logger = Logger(label: "rp")
-        logger.logLevel = AppLogging.explicitLevel(logLevel: nil, verbose: false, quiet: false) ?? (verbose ? .info : .warning)
+        logger.logLevel = AppLogging.explicitLevel(logLevel: nil, verbose: false, quiet: false) ?? (verbose ? .info : .notice)
         return logger
     }
 

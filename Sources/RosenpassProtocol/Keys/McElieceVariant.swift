@@ -3,8 +3,9 @@
 /// Which Classic McEliece 460896 ciphertext format a handshake uses.
 ///
 /// Public keys are identical in both; secret keys differ only in layout and convert into each
-/// other, so one static key pair serves both. A responder tells the formats apart by message
-/// length and answers in the same format; an initiator uses the format configured for the peer.
+/// other, so one static key pair serves both, and a key's layout says nothing about the format a
+/// peer reads. A responder tells the formats apart by message length and answers in the same
+/// format; an initiator uses the format configured for the peer, or learned from it, or round 3.
 public enum McElieceVariant: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// The 188-byte-ciphertext format of liboqs ≤ 0.8 (deployed Rosenpass v0.2.x): secret key
     /// 13568 bytes, InitHello 1092, RespHello 1132, CookieReply 1092.

@@ -12,8 +12,9 @@ public struct PeerConfiguration: Sendable {
     public var version: ProtocolVersion
     /// The domain separator of the output key; both sides must agree.
     public var outputKeySeparator: OutputKeyDomainSeparator
-    /// The McEliece ciphertext format to use when we initiate; `nil` means the variant of our own
-    /// secret key. As responder we answer in whatever format the peer used.
+    /// The McEliece ciphertext format to use when we initiate; `nil` means automatic: round 3, or the
+    /// format of the peer's last completed handshake, probing round 4 while neither is known
+    /// (`Peer-McElieceFormat.swift`). As responder we answer in whatever format the peer used.
     public var initiatorVariant: McElieceVariant?
     /// Whether ``CryptoServer/poll(now:entropy:)`` starts handshakes with this peer (the daemon
     /// knows its endpoint). A peer that does not initiate still responds.

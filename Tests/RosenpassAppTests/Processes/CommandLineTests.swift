@@ -106,6 +106,37 @@ struct CommandLineTests {
         #expect(result.stderr.contains("\"missing.toml\" contains logical errors: 'missing.toml:4: peer 0: nope.pk: open failed: No such file or directory (os error 2)'"), "\(result.stderr)")
     }
 
+    @Test func convertKey_writesTheOtherLayoutAndBack() async throws {
+        let folder = TemporaryFolder()
+        #expect(try await run(["gen-keys", "-s", "sk", "-p", "pk"], in: folder).status == 0)
+        #expect(try await run(["gen-keys", "-s", "other.sk", "-p", "other.pk"], in: folder).status == 0)
+        let toNIST = try await run(["convert-key", "sk", "nist.sk", "--public-key", "pk"], in: folder)
+        #expect(toNIST.status == 0 && toNIST.stderr.contains("13608 bytes, the NIST layout"), "\(toNIST.stderr)")
+        #expect(folder.mode("nist.sk") == 0o600)
+        #expect(try FileManager.default.attributesOfItem(atPath: folder.file("nist.sk"))[.size] as? Int == 13_608)
+        #expect(try await run(["convert-key", "nist.sk", "back.sk", "--layout", "13568"], in: folder).status == 0)
+        #expect(FileManager.default.contentsEqual(atPath: folder.file("back.sk"), andPath: folder.file("sk")), "13568 → 13608 → 13568 is the identity")
+        // A converted key still validates with the unchanged public key.
+        try FileManager.default.copyItem(atPath: folder.file("other.pk"), toPath: folder.file("peer.pk"))
+        _ = folder.write("rp.toml", Array("public_key = \"pk\"\nsecret_key = \"nist.sk\"\nlisten = []\n[[peers]]\npublic_key = \"peer.pk\"\nkey_out = \"out\"\n".utf8), mode: 0o644)
+        let valid = try await run(["validate", "rp.toml"], in: folder)
+        #expect(valid.status == 0 && valid.stderr.contains("note: secret key: 13608 bytes"), "\(valid.stderr)")
+        let refused = try await run(["convert-key", "sk", "x.sk", "--public-key", "other.pk"], in: folder)
+        #expect(refused.status == 1 && refused.stderr.contains("does not belong to the public key other.pk; nothing written"))
+        #expect(try await run(["convert-key", "sk", "nist.sk"], in: folder).status == 1, "no overwrite without --force")
+        #expect(try await run(["convert-key", "sk", "y.sk", "--layout", "13568"], in: folder).stderr.contains("already has the 13568-byte layout"))
+    }
+
+    @Test func validate_refusesASecretKeyOfAnotherPair() async throws {
+        let folder = TemporaryFolder()
+        #expect(try await run(["gen-keys", "-s", "sk", "-p", "pk"], in: folder).status == 0)
+        #expect(try await run(["gen-keys", "-s", "other.sk", "-p", "other.pk"], in: folder).status == 0)
+        _ = folder.write("rp.toml", Array("public_key = \"pk\"\nsecret_key = \"other.sk\"\nlisten = []\n[[peers]]\npublic_key = \"other.pk\"\nkey_out = \"out\"\n".utf8), mode: 0o644)
+        let result = try await run(["validate", "rp.toml"], in: folder)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("rp.toml:2: other.sk: this secret key does not belong to the public key pk"), "\(result.stderr)")
+    }
+
     @Test func exchangeConfig_refusesAnUnprotectedSecretKey() async throws {
         let folder = TemporaryFolder()
         #expect(try await run(["gen-keys", "-s", "sk", "-p", "pk"], in: folder).status == 0)
@@ -122,7 +153,10 @@ struct CommandLineTests {
         let folder = TemporaryFolder()
         let result = try await run(["--generate-manpage", "man"], in: folder)
         #expect(result.status == 0, "\(result.stderr)")
-        let names = ["rosenpass", "rosenpass-exchange", "rosenpass-exchange-config", "rosenpass-gen-config", "rosenpass-gen-keys", "rosenpass-validate"]
+        let names = [
+            "rosenpass", "rosenpass-exchange", "rosenpass-exchange-config", "rosenpass-gen-config", "rosenpass-gen-keys", "rosenpass-validate",
+            "rosenpass-convert-key",
+        ]
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: folder.file("man"))) == Set(names.map { "\($0).1" }))
         for name in names {
             let page = try String(contentsOfFile: folder.file("man/\(name).1"), encoding: .utf8)
