@@ -68,14 +68,15 @@ struct PeerMonitor {
 
     private(set) var peers: [PeerState]
     let startedAt: Seconds
+    /// No peer's check is due before this. It may be early (a key usually moves a peer's check
+    /// later), which costs one scan; the event loop asks on every turn, so it is not recomputed then.
+    private(set) var nextCheck: Seconds
 
     init(peers: [PeerInfo], now: Seconds) {
         startedAt = now
         self.peers = peers.map { PeerState(info: $0, nextCheck: now + Self.firstKeyGrace) }
+        nextCheck = self.peers.isEmpty ? .infinity : now + Self.firstKeyGrace
     }
-
-    /// The earliest time ``check(at:)`` has something to say.
-    var nextCheck: Seconds { peers.map(\.nextCheck).min() ?? .infinity }
 
     // MARK: - What the core reports
 
@@ -147,6 +148,7 @@ struct PeerMonitor {
         peers[index].warnings = 0
         peers[index].cookieRequests = 0
         peers[index].nextCheck = now + Self.overdueAfter
+        nextCheck = min(nextCheck, peers[index].nextCheck)
         heardFrom(index)
         return lines
     }
@@ -178,6 +180,8 @@ struct PeerMonitor {
 
     /// The warnings due at `now`.
     mutating func check(at now: Seconds) -> [LogLine] {
+        guard now >= nextCheck else { return [] }
+        defer { nextCheck = peers.map(\.nextCheck).min() ?? .infinity }
         var lines = [LogLine]()
         for index in peers.indices where peers[index].nextCheck <= now {
             let state = peers[index]

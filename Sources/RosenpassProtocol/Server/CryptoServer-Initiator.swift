@@ -66,7 +66,7 @@ extension CryptoServer {
         updatePeer(index) { peer in
             peer.handshake = handshake
             peer.initiationRequested = false
-            if reason == .collisionRepair || peer.pendingRepair != nil { peer.pendingRepair = nil }
+            peer.pendingRepair = nil  // any new handshake of ours is output last at both ends, as a repair is
         }
         return (first, .handshakeStarted(peer: PeerHandle(index: index), variants: variants, reason: reason))
     }

@@ -18,6 +18,8 @@ final class FakePSKBroker: @unchecked Sendable {
     private var received: [SetPskRequestSeen] = []
     private var connections: [Int32] = []
     private var listener: Int32 = -1
+    /// Signalled when the accept thread of the current listener has returned.
+    private var acceptDone: DispatchSemaphore?
     private var stopped = false
     private(set) var malformed = 0
 
@@ -47,16 +49,21 @@ final class FakePSKBroker: @unchecked Sendable {
     }
 
     /// Goes away like a crashed socket handler: closes every connection and the listening socket and
-    /// removes the socket file.
+    /// removes the socket file. Connections are shut down under the lock their threads close them
+    /// in, and the listener is closed only once its accept thread has returned, so no fd number that
+    /// another test reuses is ever touched.
     func crash() {
-        lock.withLock {
+        let (fd, done) = lock.withLock { () -> (Int32, DispatchSemaphore?) in
             for fd in connections { shutdown(fd, Int32(SHUT_RDWR)) }
-            connections = []
-            if listener >= 0 {
-                shutdown(listener, Int32(SHUT_RDWR))
-                close(listener)
-                listener = -1
-            }
+            let fd = listener
+            if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
+            listener = -1
+            defer { acceptDone = nil }
+            return (fd, acceptDone)
+        }
+        if fd >= 0 {
+            _ = done?.wait(timeout: .now() + 10)
+            close(fd)
         }
         if let path { unlink(path) }
     }
@@ -84,11 +91,19 @@ final class FakePSKBroker: @unchecked Sendable {
             close(fd)
             throw ProcessFailure("cannot listen at \(path): errno \(errno)")
         }
-        lock.withLock { listener = fd }
+        let done = DispatchSemaphore(value: 0)
+        lock.withLock {
+            listener = fd
+            acceptDone = done
+        }
         Thread.detachNewThread { [self] in
+            defer { done.signal() }
             while true {
                 let client = accept(fd, nil, nil)
-                guard client >= 0 else { return }
+                guard client >= 0 else {
+                    if errno == EINTR { continue }
+                    return
+                }
                 serve(client)
             }
         }
@@ -97,7 +112,12 @@ final class FakePSKBroker: @unchecked Sendable {
     private func serve(_ fd: Int32) {
         lock.withLock { connections.append(fd) }
         Thread.detachNewThread { [self] in
-            defer { close(fd) }
+            defer {
+                lock.withLock {
+                    connections.removeAll { $0 == fd }
+                    close(fd)
+                }
+            }
             while true {
                 guard let header = readExactly(fd, 8) else { return }
                 let length = header.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
