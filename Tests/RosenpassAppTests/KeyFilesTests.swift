@@ -65,6 +65,31 @@ struct KeyFilesTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.file("sk"))) == Data(secretKey.unprotectedArray()))
     }
 
+    /// Issue 12: a key path that named a FIFO blocked `validate` and `exchange-config` forever.
+    @Test func namedPipes_neverHang() throws {
+        let folder = TemporaryFolder()
+        let fifo = folder.file("fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let started = Date()
+        // Nobody has it open for writing: the open does not block and the file reads as empty.
+        #expect(errorText { _ = try StaticKeyFiles.loadPublicKey(fifo) }.contains("expected 524160 bytes, the file has 0"))
+        #expect(errorText { _ = try StaticKeyFiles.loadSecretKey(fifo) }.contains("the file has 0"))
+        #expect(errorText { _ = try Configuration.load(file: fifo, home: nil) }.contains("fifo"))
+        // A writer that never writes: the read gives up after the wait.
+        let writer = open(fifo, O_RDWR | O_CLOEXEC)
+        defer { close(writer) }
+        #expect(errorText { _ = try FileIO.readBytes(fifo, limit: 10, waitMilliseconds: 200) }
+            .contains("nothing to read within 0 s: this is a pipe, FIFO or device that no one writes to"))
+        #expect(Date().timeIntervalSince(started) < 5)
+        // A pipe whose writer wrote and closed (`<(cat key)`, /dev/stdin) is read as a file.
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        #expect(write(ends[1], "abc", 3) == 3)
+        close(ends[1])
+        defer { close(ends[0]) }
+        #expect(try FileIO.readBytes("/dev/fd/\(ends[0])", limit: 3, waitMilliseconds: 200) == Array("abc".utf8))
+    }
+
     @Test func wrongSizes_areRejectedNamingTheFile() {
         let folder = TemporaryFolder()
         let shortPublic = folder.write("short-pk", [UInt8](repeating: 1, count: 1000), mode: 0o644)

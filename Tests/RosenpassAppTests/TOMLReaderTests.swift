@@ -92,4 +92,28 @@ struct TOMLReaderTests {
         ours.entries[1].node.value = .string("y")
         #expect(ConfigurationTOML.firstDifference(ours, theirs, path: "") == "b")
     }
+
+    /// Issue 12: a configuration with arrays nested ~35,000 deep overflowed the stack of `validate`,
+    /// `exchange-config` and `rp exchange-config` (5,000 deep with `ulimit -s 1024`).
+    @Test func deepNesting_isAnErrorNotACrash() throws {
+        func message(_ text: String) -> String {
+            do {
+                _ = try ConfigurationTOML.parse(text, file: "deep.toml")
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let deep = 35_000
+        #expect(message("a = " + String(repeating: "[", count: deep) + String(repeating: "]", count: deep) + "\n")
+            == "deep.toml:1: invalid TOML at column 37: arrays and inline tables are nested more than 32 deep")
+        #expect(message("a = " + String(repeating: "{b = ", count: deep) + "1" + String(repeating: "}", count: deep) + "\n")
+            .contains("nested more than 32 deep"))
+        #expect(message(Array(repeating: "k", count: deep).joined(separator: ".") + " = 1\n").contains("more than 32 parts"))
+        #expect(message("[" + Array(repeating: "t", count: deep).joined(separator: ".") + "]\n").contains("more than 32 parts"))
+        // The limits are far above what a configuration needs.
+        let nested = "a = " + String(repeating: "[", count: 32) + String(repeating: "]", count: 32) + "\n"
+        #expect(message(nested) == "accepted")
+        #expect(message(Array(repeating: "k", count: 32).joined(separator: ".") + " = 1\n") == "accepted")
+    }
 }

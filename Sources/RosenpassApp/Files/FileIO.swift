@@ -10,21 +10,46 @@ import RosenpassCrypto
 
 /// File operations for configurations and keys. Every error names the file.
 enum FileIO {
-    /// Opens `path` for reading.
+    /// How long a read from a pipe, a named pipe (FIFO) or a device may wait for data before the
+    /// file is given up on: a key path that names a FIFO nobody writes to must not hang `validate`
+    /// or the daemon's start-up.
+    static let pipeWaitMilliseconds: Int32 = 10_000
+
+    /// Opens `path` for reading. The open itself never blocks (`O_NONBLOCK`: opening a FIFO without
+    /// a writer would); regular files and folders then read in blocking mode, anything else (pipes,
+    /// FIFOs, devices) stays non-blocking for ``readBounded(_:path:into:waitMilliseconds:)``.
     static func openForReading(_ path: String) throws(AppError) -> Int32 {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw .system("open", path, errno: errno) }
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG || info.st_mode & S_IFMT == S_IFDIR {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        }
         return fd
     }
 
     /// Reads up to `limit + 1` bytes of `fd` into `buffer` (which must hold that many) and returns
-    /// how many it read; more than `limit` means the file is too long.
-    private static func readBounded(_ fd: Int32, path: String, into buffer: UnsafeMutableRawBufferPointer) throws(AppError) -> Int {
+    /// how many it read; more than `limit` means the file is too long. A pipe or device that has
+    /// nothing to read for `waitMilliseconds` is an error, not a wait without end.
+    private static func readBounded(
+        _ fd: Int32, path: String, into buffer: UnsafeMutableRawBufferPointer, waitMilliseconds: Int32 = pipeWaitMilliseconds
+    ) throws(AppError) -> Int {
         var total = 0
         while total < buffer.count {
             let got = read(fd, buffer.baseAddress! + total, buffer.count - total)
             if got < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    let ready = poll(&entry, 1, waitMilliseconds)
+                    if ready == 0 {
+                        throw .keyFile(
+                            path,
+                            "nothing to read within \(waitMilliseconds / 1000) s: this is a pipe, FIFO or device that no one writes to; give the path of a regular file")
+                    }
+                    if ready < 0 && errno != EINTR { throw .system("poll", path, errno: errno) }
+                    continue
+                }
                 throw .system("read", path, errno: errno)
             }
             if got == 0 { break }
@@ -34,11 +59,15 @@ enum FileIO {
     }
 
     /// The whole of a public file of at most `limit` bytes; a longer file throws `tooLong`.
-    static func readBytes(_ path: String, limit: Int, tooLong: @autoclosure () -> AppError? = nil) throws(AppError) -> [UInt8] {
+    static func readBytes(
+        _ path: String, limit: Int, tooLong: @autoclosure () -> AppError? = nil, waitMilliseconds: Int32 = pipeWaitMilliseconds
+    ) throws(AppError) -> [UInt8] {
         let fd = try openForReading(path)
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: limit + 1)
-        let count = try withAppErrors { try buffer.withUnsafeMutableBytes { raw in try readBounded(fd, path: path, into: raw) } }
+        let count = try withAppErrors {
+            try buffer.withUnsafeMutableBytes { raw in try readBounded(fd, path: path, into: raw, waitMilliseconds: waitMilliseconds) }
+        }
         guard count <= limit else { throw tooLong() ?? .keyFile(path, "file too long: more than \(limit) bytes") }
         return Array(buffer.prefix(count))
     }

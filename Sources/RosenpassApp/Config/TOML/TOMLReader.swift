@@ -18,8 +18,15 @@ struct TOMLSyntaxError: Error, Sendable, CustomStringConvertible {
 
 /// Parses TOML text into a ``TOMLTable``.
 struct TOMLReader {
+    /// The deepest nesting of arrays and inline tables, and the most parts of a dotted key or
+    /// header, that are read. Configurations need two or three; the limits keep a hostile file from
+    /// exhausting the stack of this recursive reader and of everything that walks the tree.
+    static let maximumNesting = 32
+    static let maximumKeyParts = 32
+
     private let bytes: [UInt8]
     private var index = 0
+    private var nesting = 0
     private var line = 1
     private var lineStart = 0
 
@@ -210,6 +217,9 @@ struct TOMLReader {
         while true {
             let start = position
             parts.append((try simpleKey(), start))
+            guard parts.count <= Self.maximumKeyParts else {
+                throw error("a dotted key or table header has more than \(Self.maximumKeyParts) parts")
+            }
             skipWhitespace()
             guard peek() == UInt8(ascii: ".") else { return parts }
             index += 1
@@ -277,7 +287,17 @@ struct TOMLReader {
         return TOMLNode(position: start, value: value)
     }
 
+    /// Counts one more level of arrays and inline tables, refusing more than ``maximumNesting``.
+    private mutating func enterNesting() throws(TOMLSyntaxError) {
+        nesting += 1
+        guard nesting <= Self.maximumNesting else {
+            throw error("arrays and inline tables are nested more than \(Self.maximumNesting) deep")
+        }
+    }
+
     private mutating func array() throws(TOMLSyntaxError) -> TOMLValue {
+        try enterNesting()
+        defer { nesting -= 1 }
         index += 1
         var elements = [TOMLNode]()
         while true {
@@ -303,6 +323,8 @@ struct TOMLReader {
     }
 
     private mutating func inlineTable() throws(TOMLSyntaxError) -> TOMLValue {
+        try enterNesting()
+        defer { nesting -= 1 }
         let start = position
         index += 1
         let table = Builder(origin: .header, position: start)
