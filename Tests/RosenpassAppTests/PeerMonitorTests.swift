@@ -120,4 +120,20 @@ struct DropLogTests {
         #expect(log.nextSummary == nil && log.totals == [.badMAC: 900, .malformed: 100])
         #expect(log.dropped(.replay, "late", at: 16).count == 1, "a new window")
     }
+
+    @Test("a stretch under load: a notice when cookie requests start, a summary every minute, a notice when they stop")
+    func loadReports() {
+        var log = DropLog()
+        let first = log.cookieReplySent(at: 100)
+        #expect(first.count == 1 && first[0].level == .notice && first[0].message.hasPrefix("under load:"))
+        // One cookie request every 10 ms for 70 s.
+        for index in 1..<6000 { #expect(log.cookieReplySent(at: 100 + Double(index) * 0.01).isEmpty) }
+        #expect(log.nextSummary == 160)
+        #expect(log.flush(at: 159).isEmpty)
+        #expect(log.flush(at: 160) == [LogLine(.info, "still under load: 6000 cookie requests sent in the last 1 min")])
+        for index in 6000..<7000 { _ = log.cookieReplySent(at: 100 + Double(index) * 0.01) }
+        #expect(log.flush(at: 179.9).isEmpty)
+        #expect(log.flush(at: 179.99) == [LogLine(.notice, "no longer under load: 7000 cookie requests sent over 1 min 10 s")])
+        #expect(log.nextSummary == nil && log.cookieReplies == 7000)
+    }
 }

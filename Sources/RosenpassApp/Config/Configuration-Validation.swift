@@ -1,5 +1,10 @@
 // The logical checks of a configuration (`components.md` §4.3), loading every file it names.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import RosenpassCrypto
 import RosenpassProtocol
 
@@ -51,6 +56,7 @@ extension Configuration {
             loaded.keypair = (publicKey, secret.key, secret.variant)
         }
         var seen: [[UInt8]: Int] = [:]
+        var keyOuts: [String: Int] = [:]
         for (index, peer) in peers.enumerated() {
             let context = "peer \(index)"
             let publicKey = try at(source.line(ofPeer: index, key: "public_key"), context) { () throws(AppError) in
@@ -79,6 +85,9 @@ extension Configuration {
                     throw problem(source.line(ofPeer: index, key: "endpoint"), "\(context) endpoint \(endpoint) can not be parsed to a socket address")
                 }
                 addresses = try at(source.line(ofPeer: index, key: "endpoint"), context) { () throws(AppError) in try resolve(hostPort) }
+                if hostPort.port == 0 {
+                    loaded.warnings.append("\(context): endpoint \(endpoint) has port 0, which nothing can listen on; our handshakes to it go nowhere")
+                }
             }
 
             guard peer.keyOut != nil || peer.wireGuard != nil else {
@@ -94,6 +103,18 @@ extension Configuration {
                     throw problem(
                         source.line(ofPeer: index, key: "key_out"),
                         "\(context) key_out \"\(keyOut)\": the folder \"\(directory)\" does not exist")
+                }
+                let folder = directory.isEmpty ? "." : directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+                if access(folder, W_OK | X_OK) != 0 {
+                    loaded.warnings.append(
+                        "\(context): key_out \"\(keyOut)\": this user cannot write in the folder \"\(folder)\" (\(String(cString: strerror(errno)))), so no key can be written there")
+                }
+                let canonical = FileIO.canonical(folder) + "/" + name
+                if let earlier = keyOuts[canonical] {
+                    loaded.warnings.append(
+                        "\(context) and peer \(earlier) share key_out \"\(keyOut)\": each key overwrites the other peer's; give each peer a file of its own")
+                } else {
+                    keyOuts[canonical] = index
                 }
             }
             loaded.peers.append(LoadedPeer(settings: peer, publicKey: publicKey, presharedKey: presharedKey, endpointAddresses: addresses))

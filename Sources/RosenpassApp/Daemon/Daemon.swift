@@ -71,6 +71,7 @@ public final class Daemon {
     private var peerByAddress: [SocketAddress: Int] = [:]
     private let sockets: [UDPSocket]
     private let signals: SignalPipe
+    private let stopSignals: Set<Int32>
     private let broker: PSKBrokerClient?
     private let wireGuardCommand: WireGuardCommand?
     private let resolver: EndpointResolver?
@@ -163,8 +164,11 @@ public final class Daemon {
         self.wireGuardCommand = commandTargets.isEmpty ? nil : WireGuardCommand(executable: wireGuardCommand ?? "wg", targets: commandTargets)
         resolver = peers.contains { $0.endpoint.map { !$0.isLiteral } ?? false } ? try EndpointResolver(resolve: resolve) : nil
         sockets = try Self.bind(configuration.listen, logger: logger)
-        signals = try SignalPipe(signals: stopSignals)
+        // SIGUSR1 asks for a status report; SIGUSR2 is ignored. Neither ends the daemon.
+        signals = try SignalPipe(signals: stopSignals + [SIGUSR1])
+        self.stopSignals = Set(stopSignals)
         SignalPipe.ignoreSIGPIPE()
+        signal(SIGUSR2, SIG_IGN)
 
         switch broker {
         case .none:
@@ -258,11 +262,11 @@ public final class Daemon {
             }
             if fds[signalSlot].revents != 0 {
                 let received = signals.drain()
-                if !received.isEmpty {
-                    let name = received.first.map { String(cString: strsignal($0)) } ?? "signal"
-                    logger.notice("\(name): shutting down")
+                if let stop = received.first(where: stopSignals.contains) {
+                    logger.notice("\(String(cString: strsignal(stop))): shutting down")
                     return
                 }
+                if received.contains(SIGUSR1) { logStatus() }
             }
             for index in sockets.indices where fds[index].revents != 0 {
                 if !receiveBatch(socket: index, buffer: &receiveBuffer) { iterationFailed = true }
@@ -283,6 +287,16 @@ public final class Daemon {
             nextPoll = outcome.nextPoll
             try countErrors(iterationFailed)
         }
+    }
+
+    /// SIGUSR1: the state of the daemon and of every peer, at notice level.
+    private func logStatus() {
+        let time = now()
+        let dropped = drops.totals.values.reduce(0, +)
+        let reasons = drops.totals.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        logger.notice(
+            "status: up \(humanDuration(time)); \(peers.count) peer\(peers.count == 1 ? "" : "s"); \(dropped) datagram\(dropped == 1 ? "" : "s") dropped\(reasons.isEmpty ? "" : " (\(reasons))"); \(drops.cookieReplies) cookie request\(drops.cookieReplies == 1 ? "" : "s") sent")
+        for line in monitor.statusLines(at: time) { logger.notice("status: \(line)") }
     }
 
     /// The notice that opens the log: what runs, where it listens, and its peers.
@@ -330,6 +344,7 @@ public final class Daemon {
         }
         report(outcome.activity, at: time)
         if let reply = outcome.reply {
+            if reply.first == MessageType.cookieReply.rawValue { log(drops.cookieReplySent(at: time)) }
             if let code = sockets[socket].send(reply, to: sender) {
                 logger.warning("cannot reply to \(sender): \(String(cString: strerror(code)))")
             }

@@ -248,6 +248,21 @@ struct PeerMonitor {
         return "\(name): no key exchanged \(since)\(observed). Likely causes: " + causes.joined(separator: "; ")
     }
 
+    /// One line per peer for a status report (SIGUSR1): its last key, handshakes, and what is wrong.
+    func statusLines(at now: Seconds) -> [String] {
+        peers.map { state in
+            var parts = [String]()
+            parts.append(state.lastKeyAt.map { "last key \(humanDuration(now - $0)) ago" } ?? "no key yet")
+            parts.append("\(state.handshakesCompleted) handshake\(state.handshakesCompleted == 1 ? "" : "s") completed, \(state.handshakesExpired) given up")
+            if let since = state.unansweredSince, state.unansweredInitHellos > 0 {
+                parts.append("\(state.unansweredInitHellos) InitHellos unanswered over \(humanDuration(now - since))")
+            }
+            let dropped = state.evidence.map { "\($0.key) \($0.value.count)" }.sorted()
+            if !dropped.isEmpty { parts.append("its dropped datagrams: \(dropped.joined(separator: ", "))") }
+            return "peer \(state.info.label): " + parts.joined(separator: "; ")
+        }
+    }
+
     private func ordinal(_ count: Int) -> String {
         switch count % 100 {
         case 11, 12, 13: return "\(count)th"

@@ -137,6 +137,34 @@ struct CommandLineTests {
         #expect(result.stderr.contains("rp.toml:2: other.sk: this secret key does not belong to the public key pk"), "\(result.stderr)")
     }
 
+    @Test func validate_warnsAboutPortZeroSharedKeyOutAndUnwritableFolders() async throws {
+        let folder = TemporaryFolder()
+        #expect(try await run(["gen-keys", "-s", "sk", "-p", "pk"], in: folder).status == 0)
+        #expect(try await run(["gen-keys", "-s", "b.sk", "-p", "b.pk"], in: folder).status == 0)
+        #expect(try await run(["gen-keys", "-s", "c.sk", "-p", "c.pk"], in: folder).status == 0)
+        let text = """
+            public_key = "pk"
+            secret_key = "sk"
+            listen = []
+            [[peers]]
+            public_key = "b.pk"
+            endpoint = "127.0.0.1:0"
+            key_out = "shared.key"
+            [[peers]]
+            public_key = "c.pk"
+            key_out = "./shared.key"
+            [[peers]]
+            public_key = "pk"
+            key_out = "/proc/1/rp.key"
+            """
+        _ = folder.write("rp.toml", Array(text.utf8), mode: 0o644)
+        let result = try await run(["validate", "rp.toml"], in: folder)
+        #expect(result.status == 0, "warnings only: \(result.stderr)")
+        #expect(result.stderr.contains("warning: peer 0: endpoint 127.0.0.1:0 has port 0"), "\(result.stderr)")
+        #expect(result.stderr.contains("warning: peer 1 and peer 0 share key_out \"./shared.key\""), "\(result.stderr)")
+        #expect(result.stderr.contains("warning: peer 2: key_out \"/proc/1/rp.key\": this user cannot write in the folder \"/proc/1\""), "\(result.stderr)")
+    }
+
     @Test func exchangeConfig_refusesAnUnprotectedSecretKey() async throws {
         let folder = TemporaryFolder()
         #expect(try await run(["gen-keys", "-s", "sk", "-p", "pk"], in: folder).status == 0)

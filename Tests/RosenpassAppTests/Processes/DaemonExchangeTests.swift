@@ -149,6 +149,22 @@ struct DaemonExchangeTests {
         #expect(try await b.stop() == 0)
     }
 
+    /// Issue 12: SIGUSR1 killed the daemon (exit 138). It now asks for a status report.
+    @Test func sigusr1_logsAStatusReport_andTheDaemonRunsOn() async throws {
+        let pair = try await Pair()
+        let a = try pair.start(pair.a, config: pair.a.config(peer: pair.b, endpoint: false))
+        let b = try pair.start(pair.b, config: pair.b.config(peer: pair.a, endpoint: true))
+        _ = try await a.waitForLines(1, timeout: 60)
+        a.process.send(SIGUSR1)
+        a.process.send(SIGUSR2)
+        try await waitFor(timeout: 10) { a.stderr.contains("status: peer ") }
+        #expect(a.process.isRunning)
+        #expect(a.stderr.contains("status: up ") && a.stderr.contains("1 peer;"), "\(a.stderr)")
+        #expect(a.stderr.contains("1 handshake completed, 0 given up"), "\(a.stderr)")
+        #expect(try await a.stop() == 0)
+        #expect(try await b.stop() == 0)
+    }
+
     @Test func oneDaemon_servesSeveralPeersOverIPv4AndIPv6() async throws {
         let pair = try await Pair()
         let c = Side(name: "c", keys: try await TestKeys.shared.pair("c", .round3), port: freeUDPPort(), keyOut: pair.folder.file("c.key"))
