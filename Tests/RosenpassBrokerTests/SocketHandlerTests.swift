@@ -102,6 +102,56 @@ import RosenpassTestSupport
     }
 }
 
+/// Issue 12: shutting down could hang in `waitpid` when a child ignored SIGTERM.
+@Suite(.serialized) struct StubbornChildTests {
+    /// A child that ignores SIGTERM and never reads its stdin.
+    static let stubborn = ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+
+    @Test func end_killsAChildThatIgnoresSIGTERM() throws {
+        let pid = try ProcessSpawner.spawn(executable: Self.stubborn[0], arguments: Array(Self.stubborn.dropFirst()), descriptors: [])
+        usleep(200_000)  // let the shell install its trap
+        let started = POSIX.monotonicNow()
+        let status = ProcessSpawner.end(pid, patience: 0.3)
+        #expect(POSIX.monotonicNow() - started < 3)
+        #expect(ProcessSpawner.describe(status: status) == "killed by signal 9")
+        #expect(kill(pid, 0) != 0, "reaped")
+    }
+
+    @Test func socketHandler_stopsWithAStubbornChild() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/broker.sock"
+        let handler = try SocketHandler(
+            configuration: .init(source: .listenPath(path, mode: 0o600, group: nil), command: Self.stubborn), logger: LogCapture().logger)
+        nonisolated(unsafe) let running = handler
+        let done = DispatchSemaphoreBox()
+        Thread.detachNewThread {
+            try? running.run()
+            done.signal()
+        }
+        #expect(eventually { !processes(named: "sh", parent: getpid()).isEmpty })
+        let child = processes(named: "sh", parent: getpid())
+        usleep(200_000)
+        let started = POSIX.monotonicNow()
+        handler.stop()
+        #expect(done.wait(seconds: 10), "the handler's loop ended")
+        #expect(POSIX.monotonicNow() - started < 8)
+        #expect(child.allSatisfy { kill($0, 0) != 0 }, "the child was killed and reaped")
+    }
+
+    @Test func brokerClient_shutsDownWithAStubbornChild() throws {
+        let client = try PSKBrokerClient(
+            endpoint: .spawnBroker(executable: Self.stubborn[0], arguments: Array(Self.stubborn.dropFirst())), logger: LogCapture().logger)
+        try client.start()
+        #expect(eventually { !processes(named: "sh", parent: getpid()).isEmpty })
+        let child = processes(named: "sh", parent: getpid())
+        usleep(200_000)
+        let started = POSIX.monotonicNow()
+        client.shutdown()
+        #expect(POSIX.monotonicNow() - started < 10)
+        #expect(child.allSatisfy { kill($0, 0) != 0 }, "the child was killed and reaped")
+    }
+}
+
 @Suite(.serialized) struct SpawnedBrokerTests {
     @Test func spawnMode_runsHandlerAndChild_deliversAnswers_andLeavesNoOrphans() throws {
         let handlerPath = BuiltProducts.executable("rosenpass-wireguard-broker-socket-handler").path

@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import RosenpassBroker
 
 /// The write end of the signal pipe, for the handler (a C function cannot capture context).
 /// Written once before the handlers are installed and read only by them.
@@ -21,14 +22,12 @@ final class SignalPipe {
 
     /// Installs handlers for `signals`.
     init(signals: [Int32]) throws(AppError) {
-        var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { throw .system("pipe", "signal pipe", errno: errno) }
-        for fd in ends {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        // Close-on-exec from the start (pipe2), so no other thread's spawn can inherit it.
+        do {
+            (readEnd, writeEnd) = try POSIX.pipe(nonBlocking: true)
+        } catch {
+            throw .runtime("cannot create the signal pipe: \(error)")
         }
-        readEnd = ends[0]
-        writeEnd = ends[1]
         self.signals = signals
         signalPipeWriteEnd = writeEnd
         // A parent may have started us with these signals blocked (the mask is inherited across

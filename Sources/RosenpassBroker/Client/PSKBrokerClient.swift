@@ -245,7 +245,15 @@ public final class PSKBrokerClient: @unchecked Sendable {
             var fds = [pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
             if connection >= 0 { fds.append(pollfd(fd: connection, events: Int16(POLLIN), revents: 0)) }
             let timeout = pollTimeout(now: now)
-            _ = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
+            let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
+            if ready < 0 && errno != EINTR {
+                // Not a state to spin in: report it, drop the connection if it is the cause, pause.
+                let code = errno
+                logger.error("PSK broker client: poll failed: \(String(cString: strerror(code)))")
+                if code == EBADF && connection >= 0 { disconnect(reason: "poll: \(String(cString: strerror(code)))") }
+                usleep(100_000)
+                continue
+            }
             if fds[0].revents != 0 { drainWake() }
             if fds.count > 1 && fds[1].revents != 0 { receive() }
             if let inFlight, connection >= 0, POSIX.monotonicNow() - inFlight.since > options.responseTimeout {
@@ -405,14 +413,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
         guard childPID != 0 else { return }
         var status: Int32 = 0
         if wait {
-            for _ in 0..<100 {
-                if waitpid(childPID, &status, WNOHANG) == childPID { break }
-                usleep(20_000)
-            }
-            if waitpid(childPID, &status, WNOHANG) == 0 {
-                kill(childPID, SIGTERM)
-                waitpid(childPID, &status, 0)
-            }
+            _ = ProcessSpawner.end(childPID, patience: 2)
             childPID = 0
             return
         }

@@ -252,7 +252,13 @@ public final class SocketHandler {
     }
 
     private func addClient(_ fd: Int32, label: String) {
-        try? POSIX.setNonBlocking(fd)
+        do {
+            try POSIX.setNonBlocking(fd)  // one blocking client would stall the single loop
+        } catch {
+            logger.error("\(label): cannot make its socket non-blocking (\(error)); closing it")
+            close(fd)
+            return
+        }
         let client = Client(id: nextClientID, fd: fd, label: label)
         nextClientID += 1
         clients[client.id] = client
@@ -351,11 +357,12 @@ public final class SocketHandler {
         }
         shutdownUnusedDirections(input: input.1, output: output.0)
         do {
+            // Our ends only (a socket pair's two ends are separate files): the child's stay blocking.
+            try POSIX.setNonBlocking(output.0)
+            try POSIX.setNonBlocking(input.1)
             let pid = try ProcessSpawner.spawn(executable: configuration.command[0],
                                                arguments: Array(configuration.command.dropFirst()) + carriedOverTimerArguments(),
                                                descriptors: [(input.0, 0), (output.1, 1)])
-            try? POSIX.setNonBlocking(output.0)
-            try? POSIX.setNonBlocking(input.1)
             child = Child(pid: pid, stdin: input.1, stdout: output.0, startedAt: POSIX.monotonicNow())
             logger.info("started the privileged broker \(configuration.command.joined(separator: " ")) as pid \(pid)")
         } catch {
@@ -518,16 +525,8 @@ public final class SocketHandler {
         if let current = child {
             close(current.stdin)  // the child sees EOF and exits
             close(current.stdout)
-            var status: Int32 = 0
-            for _ in 0..<50 {
-                if waitpid(current.pid, &status, WNOHANG) == current.pid { child = nil; break }
-                usleep(20_000)
-            }
-            if child != nil {
-                kill(current.pid, SIGTERM)
-                waitpid(current.pid, &status, 0)
-                child = nil
-            }
+            _ = ProcessSpawner.end(current.pid)
+            child = nil
         }
     }
 }

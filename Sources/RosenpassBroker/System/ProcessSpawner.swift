@@ -100,6 +100,29 @@ public enum ProcessSpawner {
         return result
     }
 
+    /// Ends child `pid` and reaps it, and never waits without end: `patience` seconds for it to exit
+    /// on its own (the caller has closed its pipes), then SIGTERM and as long again, then SIGKILL,
+    /// which no process can ignore. Returns its `waitpid` status.
+    @discardableResult
+    public static func end(_ pid: pid_t, patience: Double = 1) -> Int32 {
+        var status: Int32 = 0
+        func exits(within seconds: Double) -> Bool {
+            let deadline = POSIX.monotonicNow() + seconds
+            while true {
+                let result = waitpid(pid, &status, WNOHANG)
+                if result == pid || (result < 0 && errno == ECHILD) { return true }
+                if POSIX.monotonicNow() >= deadline { return false }
+                usleep(10_000)
+            }
+        }
+        if exits(within: patience) { return status }
+        kill(pid, SIGTERM)
+        if exits(within: patience) { return status }
+        kill(pid, SIGKILL)
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+
     /// Describes a `waitpid` status: "exited with status N" or "killed by signal N".
     public static func describe(status: Int32) -> String {
         let signal = status & 0x7f
