@@ -65,6 +65,10 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
     @inline(never)
     static func unknownPeer(_ detail: String) -> ProtocolError { ProtocolError(.unknownPeer, .other, detail) }
 
+    /// An InitHello from a source that used up its budget under load (``LoadPolicy``).
+    static let rateLimited = ProtocolError(
+        .unexpectedMessage, .rateLimited, "InitHello from a source that used up its share of the work under load")
+
     /// The same error, attributed to `peer`.
     func attributed(to peer: Int) -> ProtocolError {
         ProtocolError(kind, reason, peer: peer, detail)
@@ -94,6 +98,8 @@ public enum DropReason: String, Sendable, Hashable, CaseIterable, CustomStringCo
     /// An InitConf whose biscuit we cannot open: older than the biscuit keys (10 minutes) or from
     /// before we restarted.
     case staleBiscuit = "stale_biscuit"
+    /// Under load, an InitHello from a source that used up its share of the responder's work.
+    case rateLimited = "rate_limited"
     /// Anything else.
     case other
 

@@ -110,7 +110,7 @@ struct DropLogTests {
         var log = DropLog()
         var lines = [LogLine]()
         for index in 0..<1000 {
-            lines += log.dropped(index % 10 == 0 ? .malformed : .badMAC, "datagram \(index)", at: 5 + Double(index) * 0.001)
+            lines += log.dropped(index % 10 == 0 ? .malformed : .badMAC, at: 5 + Double(index) * 0.001) { "datagram \(index)" }
         }
         #expect(lines.count == 20 && lines.allSatisfy { $0.level == .info })
         #expect(lines[0].message == "dropped datagram 0 [malformed]" && lines[1].message == "dropped datagram 1 [bad_mac]")
@@ -118,7 +118,7 @@ struct DropLogTests {
         #expect(log.flush(at: 14.9).isEmpty)
         #expect(log.flush(at: 15) == [LogLine(.info, "dropped 980 more datagrams in 10 s (bad_mac 882, malformed 98)")])
         #expect(log.nextSummary == nil && log.totals == [.badMAC: 900, .malformed: 100])
-        #expect(log.dropped(.replay, "late", at: 16).count == 1, "a new window")
+        #expect(log.dropped(.replay, at: 16) { "late" }.count == 1, "a new window")
     }
 
     @Test("a stretch under load: a notice when cookie requests start, a summary every minute, a notice when they stop")

@@ -168,6 +168,74 @@ struct CookieTests {
         #expect(!pair.b.hasHandshake(with: ServerPair.peer))
     }
 
+    /// Issue 12: a sender that solves cookies (anyone with our public key can) had every InitHello
+    /// processed; honest handshakes finished only seconds after such a flood stopped.
+    @Test("a cookie-solving flood from one source gets its small share under load; an honest peer from another source completes at once")
+    func cookieSolvingFloodIsLimitedPerSource() throws {
+        let policy = LoadPolicy(burst: 4, handlingsPerSecond: 2, sourceBurst: 3, sourceHandlingsPerSecond: 1)
+        var pair = try ServerPair(b: .init(loadPolicy: policy))
+        let attacker: [UInt8] = [192, 0, 2, 66, 0x30, 0x39]
+        let attackerSource = SourceKey(ipv4: 0xC000_0242)
+        // The attacker's InitHello (a replayed one of A's: its MAC is valid, its work is real).
+        var probe = try pair.a.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &pair.entropyA)
+        // Other senders put the responder under load first; then the attacker, with a full bucket of
+        // its own, is asked for a cookie, solves it, and floods with it.
+        for i in 0..<8 { _ = try? pair.b.handle(datagram: probe, from: [10, 0, 0, UInt8(i)], now: 0, entropy: &pair.entropyB) }
+        #expect(pair.b.state.load.isUnderLoad(at: 0, policy: policy))
+        var now = 0.0
+        var cookieSolved = false
+        var expensive = 0
+        var refusedEarly = 0
+        for i in 0..<3000 {
+            now = Double(i) * 0.001  // 1000 a second for 3 s
+            do {
+                let outcome = try pair.b.handle(datagram: probe, from: attacker, source: attackerSource, now: now, entropy: &pair.entropyB)
+                if outcome.reply?.first == 0x86 {
+                    // Solve it, as an honest initiator would: A's server opens it and refills the cookie.
+                    probe = try #require(try pair.toA(outcome.reply!, at: now).reply)
+                    cookieSolved = true
+                } else {
+                    expensive += 1
+                }
+            } catch let error as ProtocolError {
+                if error.reason == .rateLimited { refusedEarly += 1 } else { expensive += 1 }
+            }
+        }
+        #expect(cookieSolved, "the attacker held a valid cookie")
+        // Without the source budget every cookie-bearing InitHello would cost McEliece work (~3000).
+        #expect(expensive <= 4 + 2 * 3 + 3 + 1 * 3 + 2, "\(expensive) expensive handlings")
+        #expect(refusedEarly >= 2900, "refused before any cryptography: \(refusedEarly)")
+        #expect(pair.b.refusesInitHello(from: attackerSource, now: now))
+
+        // The honest peer, from another source, completes its handshake at once.
+        let hello = try pair.a.initiateHandshake(with: ServerPair.peer, now: now, entropy: &pair.entropyA)
+        #expect(!pair.b.refusesInitHello(from: SourceKey(identifier: ServerPair.hostA), now: now))
+        var reply = try #require(try pair.toB(hello, at: now).reply)
+        if reply[0] == 0x86 {
+            let retransmission = try #require(try pair.toA(reply, at: now).reply)
+            reply = try #require(try pair.toB(retransmission, at: now).reply)
+        }
+        let conf = try #require(try pair.toA(reply, at: now).reply)
+        #expect(try pair.toB(conf, at: now).events.count == 1)
+    }
+
+    @Test("per-source budgets: a source's bucket refills, a full table forgets idle sources, nothing is refused without load")
+    func sourceBudgets() {
+        let policy = LoadPolicy(sourceBurst: 2, sourceHandlingsPerSecond: 1, trackedSources: 3)
+        var budgets = SourceBudgets()
+        let a = SourceKey(ipv4: 1)
+        budgets.spend(a, at: 0, policy: policy)
+        budgets.spend(a, at: 0, policy: policy)
+        #expect(!budgets.allows(a, at: 0.5, policy: policy) && budgets.allows(a, at: 1, policy: policy))
+        for n in 2...3 { budgets.spend(SourceKey(ipv4: UInt32(n)), at: 0, policy: policy) }
+        #expect(budgets.count == 3)
+        #expect(!budgets.allows(SourceKey(ipv4: 9), at: 0.5, policy: policy), "a full table of busy sources")
+        #expect(budgets.allows(SourceKey(ipv4: 9), at: 3, policy: policy), "the others have refilled and can be forgotten")
+        budgets.spend(SourceKey(ipv4: 9), at: 3, policy: policy)
+        #expect(budgets.count <= 3)
+        #expect(SourceKey(ipv4: 1) != SourceKey(ipv6Prefix: 1), "families never collide")
+    }
+
     @Test("with cookies disabled, InitHellos are always processed")
     func disabled() throws {
         var pair = try ServerPair(b: .init(loadPolicy: LoadPolicy(cookiesEnabled: false, burst: 1, handlingsPerSecond: 0.01)))

@@ -312,16 +312,32 @@ public final class Daemon {
     /// the timers or the other sockets. Returns false on a socket error.
     private func receiveBatch(socket index: Int, buffer: inout [UInt8]) -> Bool {
         var succeeded = true
+        let time = now()
         for _ in 0..<64 {
-            let received: (count: Int, from: SocketAddress)?
+            let received: UDPSocket.Received?
             do {
-                received = try withAppErrors { try buffer.withUnsafeMutableBytes { raw in try sockets[index].receive(into: raw) } }
+                received = try withAppErrors {
+                    try buffer.withUnsafeMutableBytes { raw in
+                        try sockets[index].receive(into: raw) { first, count, source in
+                            // An InitHello from a source that used up its share under load: drop it
+                            // before anything is built or checked (docs/dos-cookies.md).
+                            first == MessageType.initHello.rawValue && (count == 1060 || count == 1092)
+                                && server.refusesInitHello(from: source, now: time)
+                        }
+                    }
+                }
             } catch {
                 logger.error("\(error)")
                 return false
             }
-            guard let (count, sender) = received else { return succeeded }
-            if !handle(Array(buffer.prefix(count)), from: sender, socket: index) { succeeded = false }
+            switch received {
+            case nil:
+                return succeeded
+            case .refused:
+                drops.refused(.rateLimited, at: time)
+            case .datagram(let count, let sender):
+                if !handle(Array(buffer.prefix(count)), from: sender, socket: index) { succeeded = false }
+            }
         }
         return succeeded
     }
@@ -332,7 +348,8 @@ public final class Daemon {
         let time = now()
         let outcome: HandleOutcome
         do {
-            outcome = try server.handle(datagram: datagram, from: sender.hostID(socketIndex: socket), now: time, entropy: &entropy)
+            outcome = try server.handle(
+                datagram: datagram, from: sender.hostID(socketIndex: socket), source: sender.sourceKey, now: time, entropy: &entropy)
         } catch {
             noteDropped(datagram, from: sender, error: error, at: time)
             return true
@@ -359,9 +376,11 @@ public final class Daemon {
     private func noteDropped(_ datagram: [UInt8], from sender: SocketAddress, error: ProtocolError, at time: Seconds) {
         let index = error.peer?.index ?? peerByAddress[sender.unmapped]
         if let index { monitor.dropped(error.reason, detail: error.detail, peer: PeerHandle(index: index)) }
-        let kind = datagram.first.flatMap(MessageType.init(rawValue:)).map { "\($0)" } ?? "datagram"
-        let whose = index.map { " (peer \(peers[$0].label))" } ?? ""
-        log(drops.dropped(error.reason, "\(kind) of \(datagram.count) bytes from \(sender)\(whose): \(error)", at: time))
+        log(drops.dropped(error.reason, at: time) {
+            let kind = datagram.first.flatMap(MessageType.init(rawValue:)).map { "\($0)" } ?? "datagram"
+            let whose = index.map { " (peer \(self.peers[$0].label))" } ?? ""
+            return "\(kind) of \(datagram.count) bytes from \(sender)\(whose): \(error)"
+        })
     }
 
     /// Logs what the core reports, and looks an endpoint up again when the peer keeps not answering.

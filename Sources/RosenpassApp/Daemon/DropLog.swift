@@ -27,8 +27,9 @@ struct DropLog {
     /// last summary and in all.
     private var load: (since: Seconds, last: Seconds, summarisedAt: Seconds, sinceSummary: Int, total: Int)?
 
-    /// Notes a dropped datagram; returns the line to log now, if any.
-    mutating func dropped(_ reason: DropReason, _ description: String, at now: Seconds) -> [LogLine] {
+    /// Notes a dropped datagram; returns the line to log now, if any. `description` is only made
+    /// for a line that is logged: a flood costs no string formatting.
+    mutating func dropped(_ reason: DropReason, at now: Seconds, _ description: () -> String) -> [LogLine] {
         totals[reason, default: 0] += 1
         var lines = flushDrops(at: now)
         if now - windowStart >= Self.window {
@@ -37,11 +38,22 @@ struct DropLog {
         }
         if linesInWindow < Self.linesPerWindow {
             linesInWindow += 1
-            lines.append(LogLine(.info, "dropped \(description) [\(reason)]"))
+            lines.append(LogLine(.info, "dropped \(description()) [\(reason)]"))
         } else {
             suppressed[reason, default: 0] += 1
         }
         return lines
+    }
+
+    /// Counts a datagram dropped before it was even looked at (a flood's bulk): no line of its own;
+    /// the next summary and the status report include it.
+    mutating func refused(_ reason: DropReason, at now: Seconds) {
+        totals[reason, default: 0] += 1
+        if suppressed.isEmpty && now - windowStart >= Self.window {
+            windowStart = now
+            linesInWindow = 0
+        }
+        suppressed[reason, default: 0] += 1
     }
 
     /// Notes a CookieReply sent; returns a notice when this starts a stretch under load.

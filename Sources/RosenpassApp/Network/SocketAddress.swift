@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import RosenpassProtocol
 
 /// An IPv4 or IPv6 socket address.
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
@@ -129,6 +130,36 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
             return self
         }
         return SocketAddress(ipv4: Array(address.suffix(4)), port: port)
+    }
+
+    /// The sender as a unit of the responder's per-source budget under load: the IPv4 address, or
+    /// the /64 prefix of an IPv6 address (one host usually holds a whole /64), never the port.
+    var sourceKey: SourceKey {
+        let plain = unmapped
+        return plain.address.withUnsafeBytes { raw in
+            plain.family == AF_INET
+                ? SourceKey(ipv4: UInt32(bigEndian: raw.loadUnaligned(as: UInt32.self)))
+                : SourceKey(ipv6Prefix: UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)))
+        }
+    }
+
+    /// ``sourceKey`` straight from a `sockaddr` the kernel filled in, without building the address.
+    static func sourceKey(_ storage: UnsafeRawPointer) -> SourceKey? {
+        switch Int32(storage.load(as: sockaddr.self).sa_family) {
+        case AF_INET:
+            return SourceKey(ipv4: UInt32(bigEndian: storage.load(as: sockaddr_in.self).sin_addr.s_addr))
+        case AF_INET6:
+            let address = storage.load(as: sockaddr_in6.self).sin6_addr
+            return withUnsafeBytes(of: address) { raw in
+                // An IPv4 sender on a dual-stack socket (::ffff:a.b.c.d) counts as that IPv4 address.
+                if raw.prefix(12).elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]) {
+                    return SourceKey(ipv4: UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+                }
+                return SourceKey(ipv6Prefix: UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)))
+            }
+        default:
+            return nil
+        }
     }
 
     /// A stable byte encoding of the sender, binding DoS cookies to it (`protocol.md` §6.3): the

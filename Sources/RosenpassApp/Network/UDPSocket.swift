@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import RosenpassProtocol
 
 /// A bound, non-blocking, close-on-exec UDP socket. Closed when released.
 final class UDPSocket {
@@ -18,9 +19,17 @@ final class UDPSocket {
     /// Creates a socket bound to `address`.
     ///
     /// - Throws: ``AppError`` naming the address when the socket cannot be created or bound.
+    /// The receive buffer the daemon asks for: room for a few thousand datagrams, so that a burst
+    /// waits in the kernel rather than being dropped there (root may exceed `net.core.rmem_max`).
+    static let receiveBufferSize: Int32 = 8 << 20
+
     init(binding address: SocketAddress) throws(AppError) {
         let fd = socket(address.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .system("socket", "UDP \(address)", errno: errno) }
+        var size = Self.receiveBufferSize
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         let status = address.withSockAddr { bind(fd, $0, $1) }
         guard status == 0 else {
             let code = errno
@@ -51,11 +60,22 @@ final class UDPSocket {
         return value != 0
     }
 
-    /// Receives one datagram into `buffer`.
+    /// What ``receive(into:refusing:)`` got.
+    enum Received {
+        case datagram(count: Int, from: SocketAddress)
+        /// `refusing` said no: nothing was built for this datagram.
+        case refused
+    }
+
+    /// Receives one datagram into `buffer`. `refusing` sees the first byte, the length and the
+    /// sender's ``SourceKey`` before anything is built for the datagram; when it says so the datagram
+    /// is dropped right there (a flood costs little more than receiving it).
     ///
-    /// - Returns: the length and the sender, or nil when nothing is waiting.
+    /// - Returns: the datagram and its sender, ``Received/refused``, or nil when nothing is waiting.
     /// - Throws: ``AppError`` for errors other than "would block" and "interrupted".
-    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(AppError) -> (count: Int, from: SocketAddress)? {
+    func receive(
+        into buffer: UnsafeMutableRawBufferPointer, refusing: (_ first: UInt8, _ count: Int, _ source: SourceKey) -> Bool
+    ) throws(AppError) -> Received? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         while true {
@@ -72,10 +92,15 @@ final class UDPSocket {
                 if errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH { continue }
                 throw .system("recvfrom", "UDP \(localAddress)", errno: errno)
             }
+            if count > 0, let source = withUnsafeBytes(of: &storage, { SocketAddress.sourceKey($0.baseAddress!) }),
+                refusing(buffer[0], count, source)
+            {
+                return .refused
+            }
             guard let sender = withUnsafeBytes(of: &storage, { SocketAddress($0.baseAddress!, length: length) }) else {
                 continue  // not an IP sender; cannot answer it
             }
-            return (count, sender)
+            return .datagram(count: count, from: sender)
         }
     }
 

@@ -13,20 +13,31 @@ extension CryptoServer {
     ///   - datagram: the bytes received.
     ///   - hostID: a stable encoding of the sender's address (e.g. address and port); it binds DoS
     ///     cookies to the sender (`protocol.md` §6.3).
+    ///   - source: the sender as a unit of the per-source budget under load (the daemon passes the
+    ///     IPv4 address or the /64 of the IPv6 address, so that changing ports gains nothing);
+    ///     `nil` derives one from `hostID` (``LoadPolicy``).
     ///   - now: the current time on the caller's monotonic clock.
     ///   - entropy: the randomness for any reply.
     /// - Returns: the reply to send back to the sender, if any, and the events.
     /// - Throws: ``ProtocolError`` naming why the datagram was dropped.
     public mutating func handle(
-        datagram: [UInt8], from hostID: [UInt8], now: Seconds, entropy: inout some HandshakeEntropy
+        datagram: [UInt8], from hostID: [UInt8], source: SourceKey? = nil, now: Seconds, entropy: inout some HandshakeEntropy
     ) throws(ProtocolError) -> HandleOutcome {
         switch try ParsedDatagram.parse(datagram) {
-        case .initHello(let message): return try handleInitHello(message, from: hostID, now: now, entropy: &entropy)
+        case .initHello(let message):
+            return try handleInitHello(message, from: hostID, source: source ?? SourceKey(identifier: hostID), now: now, entropy: &entropy)
         case .respHello(let message): return try handleRespHello(message, now: now, entropy: &entropy)
         case .initConf(let message): return try handleInitConf(message, now: now, entropy: &entropy)
         case .emptyData(let message): return try handleEmptyData(message)
         case .cookieReply(let message): return try handleCookieReply(message, now: now, entropy: &entropy)
         }
+    }
+
+    /// Whether an InitHello from `source` would be dropped at once: the responder is under load and
+    /// the source has used up its share (``LoadPolicy``). The daemon asks before it copies or parses
+    /// a datagram, so a flood from one source costs little more than receiving it.
+    public func refusesInitHello(from source: SourceKey, now: Seconds) -> Bool {
+        state.load.isUnderLoad(at: now, policy: loadPolicy) && !state.sources.allows(source, at: now, policy: loadPolicy)
     }
 
     /// The versions whose MAC key (ours) verifies the envelope, in the responder's try order.
@@ -39,13 +50,18 @@ extension CryptoServer {
     // MARK: InitHello
 
     /// InitHello: IHR1–IHR8 then RHR1–RHR7, or a CookieReply when under load without a valid cookie.
+    /// Under load, a source that has used up its own budget is dropped before anything is computed.
     mutating func handleInitHello(
-        _ message: InitHello, from hostID: [UInt8], now: Seconds, entropy: inout some HandshakeEntropy
+        _ message: InitHello, from hostID: [UInt8], source: SourceKey, now: Seconds, entropy: inout some HandshakeEntropy
     ) throws(ProtocolError) -> HandleOutcome {
+        let underLoad = state.load.isUnderLoad(at: now, policy: loadPolicy)
+        if underLoad && !state.sources.allows(source, at: now, policy: loadPolicy) {
+            throw .rateLimited
+        }
         let versions = versionsWithValidMAC(message.bytes)
         guard !versions.isEmpty else { throw .badMAC(.initHello) }
 
-        if state.load.isUnderLoad(at: now, policy: loadPolicy) {
+        if underLoad {
             var secrets = state.cookieSecrets
             let usable = secrets.usableSecrets(now: now, using: &entropy)
             let presented = Envelope.cookieField(message.bytes)
@@ -67,9 +83,10 @@ extension CryptoServer {
                 return HandleOutcome(reply: reply)
             }
         }
-        // The MAC verified, so this InitHello costs McEliece work: it counts against the budget,
+        // The MAC verified, so this InitHello costs McEliece work: it counts against the budgets,
         // whatever the outcome of the cryptographic checks.
         state.load.spend(at: now, policy: loadPolicy)
+        state.sources.spend(source, at: now, policy: loadPolicy)
 
         let variant = message.layout.variant
         let staticShared = kems.decapsulateStatic(  // IHR5, once for both version tries

@@ -197,6 +197,7 @@ struct ServerState: Equatable, Sendable {
     var cookieSecrets: CookieSecretRing
     var biscuitKeys: BiscuitKeyRing
     var load: LoadMonitor
+    var sources = SourceBudgets()
 }
 
 /// What handling one datagram produced.
