@@ -121,6 +121,14 @@ ip -n "${ns[alice]}" address add 192.168.78.1/24 dev veth0
 ip -n "${ns[bob]}" address add 192.168.78.2/24 dev veth0
 ip -n "${ns[alice]}" link set veth0 up
 ip -n "${ns[bob]}" link set veth0 up
+# The link, address and route events of each namespace, shown when a routing check fails (they
+# run in the namespaces, so they end before the check that nothing is left there).
+declare -A monitor
+for host in alice bob; do
+    ip -n "${ns[$host]}" -timestamp monitor link address route > "$work/$host.monitor" 2>&1 &
+    monitor[$host]=$!
+    on_exit "kill ${monitor[$host]} 2> /dev/null"
+done
 
 log "rp exchange on both hosts"
 # A stale UAPI socket where alice's wireguard-go will put its own: bound, then closed, so nothing
@@ -192,10 +200,28 @@ bob_pk=$(cat "$work/bob.public/wgpk")
 [ "$(wg_of bob persistent-keepalive | awk '{ print $2 }')" = 5 ] || fail "bob's keepalive is not 5"
 allowed=$(wg_of alice allowed-ips | awk -v p="$bob_pk" '$1 == p { $1 = ""; print }')
 [[ "$allowed" == *10.78.0.2/32* && "$allowed" == *fd78::2/128* ]] || fail "alice's allowed IPs for bob: $allowed"
-ip -n "${ns[alice]}" -4 route show dev rp-alice | grep -q '^10.78.0.2 ' || fail "no route to 10.78.0.2 via rp-alice"
-ip -n "${ns[alice]}" -6 route show dev rp-alice | grep -q '^fd78::2 ' || fail "no route to fd78::2 via rp-alice (the second allowed-ips entry)"
-ip -n "${ns[bob]}" -6 route show dev rp-bob | grep -q '^fd78::1 ' || fail "no route to fd78::1 via rp-bob"
-ip -n "${ns[alice]}" -4 address show dev rp-alice | grep -q 'inet 10.78.0.1/32' || fail "rp-alice has no address 10.78.0.1/32"
+# What the kernel holds for a host's interface, shown when a routing check fails.
+routing_state() {
+    echo "--- ${ns[$1]}: link, addresses, routes, IPv6 settings of ${dev[$1]}"
+    ip -n "${ns[$1]}" -d link show "${dev[$1]}" 2>&1
+    ip -n "${ns[$1]}" address show dev "${dev[$1]}" 2>&1
+    ip -n "${ns[$1]}" -4 route show table all dev "${dev[$1]}" 2>&1
+    ip -n "${ns[$1]}" -6 route show table all dev "${dev[$1]}" 2>&1
+    ip netns exec "${ns[$1]}" sysctl net.ipv6.conf."${dev[$1]}".disable_ipv6 net.ipv6.conf.all.disable_ipv6 2>&1
+    echo "--- ${ns[$1]}: events since the namespace was made"
+    cat "$work/$1.monitor"
+}
+has_route() { # HOST FAMILY PREFIX
+    ip -n "${ns[$1]}" "$2" route show dev "${dev[$1]}" | holds "^$3 "
+}
+has_route alice -4 10.78.0.2 || fail "no route to 10.78.0.2 via rp-alice
+$(routing_state alice)"
+has_route alice -6 fd78::2 || fail "no route to fd78::2 via rp-alice (the second allowed-ips entry)
+$(routing_state alice)"
+has_route bob -6 fd78::1 || fail "no route to fd78::1 via rp-bob
+$(routing_state bob)"
+ip -n "${ns[alice]}" -4 address show dev rp-alice | holds 'inet 10.78.0.1/32' || fail "rp-alice has no address 10.78.0.1/32"
+kill "${monitor[alice]}" "${monitor[bob]}"; wait "${monitor[alice]}" "${monitor[bob]}" 2> /dev/null || true
 
 log "waiting for the exchanged PSK"
 psk_of() { wg_of "$1" preshared-keys | awk -v p="$2" '$1 == p { print $2 }'; }

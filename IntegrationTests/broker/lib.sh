@@ -55,6 +55,16 @@ as_user() {
     setpriv --reuid="$user" --regid="$user" --init-groups --inh-caps=-all -- "$@"
 }
 
+# `COMMAND | holds PATTERN...`: whether COMMAND's output matches (grep's arguments). Unlike
+# `| grep -q`, it reads all of the output first: grep -q leaves at the first match, and a command
+# that writes again after that (ip prints a line per route) dies of SIGPIPE, which `pipefail` turns
+# into a failed check although the line was there.
+holds() {
+    local output
+    output=$(cat)
+    grep -q "$@" <<< "$output"
+}
+
 # Waits up to $2 seconds (default 10) for the command in $1 to succeed.
 wait_for() {
     local condition=$1 limit=${2:-10} waited=0
