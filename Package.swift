@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "RosenpassCrypto", targets: ["RosenpassCrypto"]),
         .library(name: "RosenpassProtocol", targets: ["RosenpassProtocol"]),
         .library(name: "RosenpassBroker", targets: ["RosenpassBroker"]),
+        .library(name: "RosenpassApp", targets: ["RosenpassApp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -37,9 +38,14 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
+        // System calls Glibc's Swift module lacks (prctl), as plain C functions.
+        .target(name: "CRosenpassSystem"),
+        // Locked, undumpable memory for key material, shared by the crypto and broker modules.
+        .target(name: "RosenpassSecureMemory", dependencies: ["CRosenpassSystem"]),
         .target(
             name: "RosenpassCrypto",
             dependencies: [
+                "RosenpassSecureMemory",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
@@ -51,6 +57,7 @@ let package = Package(
         .target(
             name: "RosenpassBroker",
             dependencies: [
+                "RosenpassSecureMemory",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -58,6 +65,7 @@ let package = Package(
         .target(
             name: "RosenpassApp",
             dependencies: [
+                "RosenpassSecureMemory",
                 "RosenpassCrypto",
                 "RosenpassProtocol",
                 "RosenpassBroker",
@@ -69,15 +77,15 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
-        .executableTarget(name: "rosenpass", dependencies: ["RosenpassApp"]),
-        .executableTarget(name: "rp", dependencies: ["RosenpassApp"]),
+        .executableTarget(name: "rosenpass", dependencies: ["RosenpassApp", "RosenpassSecureMemory"]),
+        .executableTarget(name: "rp", dependencies: ["RosenpassApp", "RosenpassSecureMemory"]),
         .executableTarget(
             name: "rosenpass-wireguard-broker-privileged",
-            dependencies: ["RosenpassBroker", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["RosenpassBroker", "RosenpassSecureMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "rosenpass-wireguard-broker-socket-handler",
-            dependencies: ["RosenpassBroker", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["RosenpassBroker", "RosenpassSecureMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Valgrind client requests for `rosenpass-crypto ct-check` (no-ops without valgrind's headers).
         .target(name: "CValgrindShim"),
@@ -94,7 +102,7 @@ let package = Package(
         // Known-answer fixtures are read from disk next to the tests (`Fixtures.url`), not bundled.
         .testTarget(
             name: "RosenpassCryptoTests",
-            dependencies: ["RosenpassCrypto", "RosenpassTestSupport"],
+            dependencies: ["RosenpassCrypto", "RosenpassSecureMemory", "RosenpassTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

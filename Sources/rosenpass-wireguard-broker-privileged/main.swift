@@ -5,6 +5,7 @@ import ArgumentParser
 import Glibc
 import Logging
 import RosenpassBroker
+import RosenpassSecureMemory
 
 struct PrivilegedBrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,6 +54,7 @@ struct PrivilegedBrokerCommand: ParsableCommand {
     }
 
     func run() throws {
+        SecureMemory.makeProcessUndumpable()  // it holds keys: no core dump, no ptrace by its own user
         BrokerLogging.bootstrap()
         POSIX.ignoreSIGPIPE()
         let logger = Logger(label: "rosenpass-wireguard-broker-privileged")

@@ -5,6 +5,7 @@ import ArgumentParser
 import Glibc
 import Logging
 import RosenpassBroker
+import RosenpassSecureMemory
 
 nonisolated(unsafe) private var stopDescriptor: Int32 = -1
 
@@ -72,6 +73,7 @@ struct SocketHandlerCommand: ParsableCommand {
     }
 
     func run() throws {
+        SecureMemory.makeProcessUndumpable()  // it holds keys: no core dump, no ptrace by its own user
         BrokerLogging.bootstrap()
         POSIX.ignoreSIGPIPE()
         let logger = Logger(label: "rosenpass-wireguard-broker-socket-handler")

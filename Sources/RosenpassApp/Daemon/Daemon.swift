@@ -18,6 +18,7 @@ import Logging
 import RosenpassBroker
 import RosenpassCrypto
 import RosenpassProtocol
+import RosenpassSecureMemory
 
 /// How the daemon reaches WireGuard for peers with a `device`/`peer` section.
 public enum BrokerChoice: Sendable {
@@ -230,6 +231,10 @@ public final class Daemon {
     ///   and stdout is gone), as the reference gives up after ten event-loop errors.
     public func run() throws(AppError) {
         logger.notice("\(startupSummary)")
+        if let failure = SecureMemory.status.lockFailure {
+            logger.warning(
+                "secret keys cannot be locked in RAM (mlock: \(failure)), so the system may write them to swap; raise the limit on locked memory (ulimit -l, or LimitMEMLOCK= in the systemd unit) to \(SecureMemory.status.lockedBytes + SecureMemory.status.unlockedBytes + 65_536) bytes or more")
+        }
         if let broker {
             do {
                 try broker.start()

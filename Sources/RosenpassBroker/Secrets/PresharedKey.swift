@@ -3,6 +3,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RosenpassSecureMemory
 
 /// Overwrites `buffer` with zeros in a way the optimiser cannot remove.
 public func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
@@ -17,7 +18,8 @@ public func wipe(_ bytes: inout [UInt8]) {
 
 /// A 32-byte WireGuard preshared key.
 ///
-/// The key lives in its own allocation, zeroed when the last reference goes away. It prints as
+/// The key lives in its own slot of secret memory (`SecureMemory`: locked in RAM, left out of core
+/// dumps), zeroed when the last reference goes away. It prints as
 /// `PresharedKey(redacted)`, so it cannot reach a log by accident; the only way to the bytes is
 /// ``withUnsafeBytes(_:)``. This module does not depend on RosenpassCrypto, so it has its own type;
 /// the daemon copies its `SecretBytes` in with ``init(copying:)``.
@@ -26,8 +28,7 @@ public final class PresharedKey: @unchecked Sendable, CustomStringConvertible, C
     private let storage: UnsafeMutableRawBufferPointer
 
     private init() {
-        storage = .allocate(byteCount: BrokerWire.keySize, alignment: 16)
-        storage.initializeMemory(as: UInt8.self, repeating: 0)
+        storage = SecureMemory.allocate(BrokerWire.keySize)  // locked, left out of core dumps, zeroed
     }
 
     /// A copy of `bytes`, or `nil` unless they are exactly 32.
@@ -61,7 +62,7 @@ public final class PresharedKey: @unchecked Sendable, CustomStringConvertible, C
 
     deinit {
         wipe(storage)
-        storage.deallocate()
+        SecureMemory.deallocate(storage)
     }
 
     /// Calls `body` with the 32 key bytes. Do not let the pointer escape or copy the bytes into

@@ -1,9 +1,12 @@
 // A byte buffer for key material: wiped when released, never printed.
 
+import RosenpassSecureMemory
+
 /// Bytes of secret key material.
 ///
-/// The bytes live in one heap allocation that is zeroed with ``secureZero(_:)-(UnsafeMutableRawBufferPointer)``
-/// when the last copy of the value is released. Copies share the allocation until one of them is
+/// The bytes live in one allocation of secret memory (`SecureMemory`: locked in RAM, left out of core
+/// dumps) that is zeroed with ``secureZero(_:)-(UnsafeMutableRawBufferPointer)`` when the last copy of
+/// the value is released. Copies share the allocation until one of them is
 /// mutated (copy on write); the copy made then is a new allocation that is wiped in its turn. The value
 /// prints as `SecretBytes(<count> bytes)` so that it cannot end up in a log by accident, and equality
 /// is only offered in constant time (``constantTimeEquals(_:)``).
@@ -37,9 +40,7 @@ public struct SecretBytes: Sendable {
 
         private static func allocateZeroed(count: Int) -> UnsafeMutableRawBufferPointer {
             precondition(count >= 0, "SecretBytes: negative count")
-            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(count, 1), alignment: 16)
-            bytes.initializeMemory(as: UInt8.self, repeating: 0)
-            return bytes
+            return SecureMemory.allocate(Swift.max(count, 1))
         }
 
         /// A new storage holding the same bytes (and the same observer), for copy on write.
@@ -56,7 +57,7 @@ public struct SecretBytes: Sendable {
         deinit {
             secureZero(bytes)
             releaseObserver?(UnsafeRawBufferPointer(bytes))
-            bytes.deallocate()
+            SecureMemory.deallocate(bytes)
         }
     }
 

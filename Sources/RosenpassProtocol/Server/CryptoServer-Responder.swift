@@ -7,7 +7,8 @@ extension CryptoServer {
     ///
     /// The envelope MAC is checked before any expensive or state-changing work; a datagram of the
     /// wrong length or type, with a bad MAC, or that fails any check is dropped by throwing, and the
-    /// server's state is then exactly what it was.
+    /// server's state is then exactly what it was, but for one thing: an InitHello whose MAC
+    /// verified has cost McEliece work and counts against the DoS budgets (``LoadPolicy``).
     ///
     /// - Parameters:
     ///   - datagram: the bytes received.

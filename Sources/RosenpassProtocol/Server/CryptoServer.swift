@@ -16,7 +16,8 @@ import RosenpassCrypto
 /// - ``poll(now:entropy:)`` runs the timers (`protocol.md` §5): it returns the messages to send to
 ///   peers, the events, and when to call it again.
 ///
-/// A dropped datagram throws a ``ProtocolError`` and leaves the state exactly as it was.
+/// A dropped datagram throws a ``ProtocolError`` and leaves the state exactly as it was (but for
+/// the DoS budgets an InitHello with a valid MAC spends).
 public struct CryptoServer: Sendable {
     let keys: LocalStaticKeys
     let kems: any KEMSuite

@@ -1,0 +1,13 @@
+// System calls that Swift's Glibc module does not offer (variadic or behind _GNU_SOURCE), wrapped in
+// plain C functions. Each returns what the wrapped call returns; errno is left as it set it.
+#ifndef C_ROSENPASS_SYSTEM_H
+#define C_ROSENPASS_SYSTEM_H
+
+/// prctl(PR_SET_DUMPABLE, dumpable): 0 keeps core dumps, ptrace and /proc/PID/mem of this process from
+/// everyone without CAP_SYS_PTRACE. Returns 0, or -1 (also on systems without prctl).
+int crp_set_dumpable(int dumpable);
+
+/// prctl(PR_GET_DUMPABLE): 1 or 0, or -1 where there is no such call.
+int crp_get_dumpable(void);
+
+#endif
