@@ -56,6 +56,15 @@ struct SocketHandlerCommand: ParsableCommand {
     @Flag(name: .customLong("random-psk-at-start"), help: "Passed to the broker command.")
     var randomPskAtStart = false
 
+    @Option(name: .customLong("max-clients"), help: "Clients served at once; at the limit a new one replaces the longest-connected client that never sent a request.")
+    var maxClients = 256
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a client may stay connected without sending its first request.")
+    var idleTimeout: Double = 120
+
+    @Option(name: .customLong("frame-timeout"), help: "Seconds within which a request must be complete once its first byte arrived.")
+    var frameTimeout: Double = 5
+
     @Argument(parsing: .postTerminator, help: "The broker command and its arguments, after '--'.")
     var command: [String] = []
 
@@ -66,6 +75,8 @@ struct SocketHandlerCommand: ParsableCommand {
         if let maxKeyAge, !((Double(maxKeyAge) ?? 0) > 0) {
             throw ValidationError("--max-key-age must be a positive number of seconds")
         }
+        guard maxClients >= 1 else { throw ValidationError("--max-clients must be at least 1") }
+        guard idleTimeout > 0, frameTimeout > 0 else { throw ValidationError("--idle-timeout and --frame-timeout must be positive numbers of seconds") }
         if listenPath == nil && (group != nil || mode != "600") {
             throw ValidationError("--mode and --group apply to --listen-path only")
         }
@@ -102,6 +113,9 @@ struct SocketHandlerCommand: ParsableCommand {
         }
         var configuration = SocketHandler.Configuration(source: source, command: brokerCommand)
         configuration.maxKeyAge = maxKeyAge.flatMap(Double.init)
+        configuration.maximumClients = maxClients
+        configuration.idleTimeout = idleTimeout
+        configuration.frameTimeout = frameTimeout
         let handler = try SocketHandler(configuration: configuration, logger: logger)
         stopDescriptor = handler.stopDescriptor
         for signalNumber in [SIGINT, SIGTERM, SIGHUP] {

@@ -195,8 +195,8 @@ import RosenpassTestSupport
 
 /// Runs a socket handler with `configuration` on a thread while `body` runs, then stops it and waits
 /// for its thread.
-private func whileRunning(_ configuration: SocketHandler.Configuration, _ body: () throws -> Void) throws {
-    let handler = try SocketHandler(configuration: configuration, logger: LogCapture().logger)
+private func whileRunning(_ configuration: SocketHandler.Configuration, logs: LogCapture = LogCapture(), _ body: () throws -> Void) throws {
+    let handler = try SocketHandler(configuration: configuration, logger: logs.logger)
     nonisolated(unsafe) let running = handler
     let done = DispatchSemaphoreBox()
     Thread.detachNewThread {
@@ -241,5 +241,137 @@ private func processes(named name: String, parent: pid_t) -> [pid_t] {
             try POSIX.writeAll(fd, request + request + request, context: "test")
             #expect(readExactly(fd, 39) == Array([[UInt8]](repeating: SetPskResponse(.internalError).encodedFrame, count: 3).joined()))
         }
+    }
+}
+
+/// Clients that hold slots, trickle bytes or send nonsense, by the thousand (issue: 256 silent
+/// connections used to shut the daemon out).
+@Suite(.serialized) struct SocketHandlerLimitsTests {
+    private func configuration(_ path: String) throws -> SocketHandler.Configuration {
+        let privileged = BuiltProducts.executable("rosenpass-wireguard-broker-privileged").path
+        try #require(FileManager.default.isExecutableFile(atPath: privileged), "build the products first: \(privileged)")
+        return .init(source: .listenPath(path, mode: 0o600, group: nil), command: [privileged, "--allow-interface", "allowed0"])
+    }
+
+    private let request = Frames.frame(Frames.requestPayload(interface: "allowed0", psk: Frames.key(1), peer: Frames.key(2)))
+    private let answer = SetPskResponse(.noSuchInterface).encodedFrame
+
+    /// Whether the handler closed `fd` within `seconds` (a read returns end of file).
+    private func closedByHandler(_ fd: Int32, within seconds: Int) -> Bool {
+        POSIX.setSocketTimeouts(fd, seconds: seconds)
+        var byte: UInt8 = 0
+        return read(fd, &byte, 1) == 0
+    }
+
+    @Test func aClientTricklingAFrame_isDisconnectedAfterTheFrameTimeout_andASilentOneAfterTheIdleTimeout() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/broker.sock"
+        var settings = try configuration(path)
+        settings.frameTimeout = 0.5
+        settings.idleTimeout = 1
+        let logs = LogCapture()
+        try whileRunning(settings, logs: logs) {
+            #expect(eventually { access(path, F_OK) == 0 })
+            let trickler = try UnixSocket.connect(path: path)
+            let silent = try UnixSocket.connect(path: path)
+            let honest = try UnixSocket.connect(path: path)
+            defer { [trickler, silent, honest].forEach { close($0) } }
+            POSIX.setSocketTimeouts(honest, seconds: 10)
+            try POSIX.writeAll(honest, request, context: "test")
+            #expect(readExactly(honest, 13) == answer)
+
+            // One byte every 0.2 s: never a whole frame within 0.5 s.
+            var sent = 0
+            let start = POSIX.monotonicNow()
+            while POSIX.monotonicNow() - start < 3, sent < request.count {
+                guard send(trickler, [request[sent]], 1, Int32(MSG_NOSIGNAL)) == 1 else { break }
+                sent += 1
+                usleep(200_000)
+            }
+            #expect(sent < 8, "the trickling client was still connected after \(sent) bytes")
+            #expect(closedByHandler(trickler, within: 5))
+            #expect(closedByHandler(silent, within: 5))
+            // A client that has sent a request may stay idle: it is the daemon between two keys.
+            usleep(1_200_000)
+            try POSIX.writeAll(honest, request, context: "test")
+            #expect(readExactly(honest, 13) == answer)
+        }
+        #expect(logs.text.contains("of a frame and not the rest within 0.5 s; disconnecting"))
+        #expect(logs.text.contains("disconnected: no request within 1 s of connecting"))
+    }
+
+    @Test func anHonestClientIsServed_whileAThousandHostileConnectionsAreOpen() throws {
+        // Room for the thousand on our side (the handler keeps at most its 256).
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let saved = limit
+        if limit.rlim_cur < 4096 { limit.rlim_cur = min(4096, limit.rlim_max) }
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        defer { var restore = saved; setrlimit(Int32(RLIMIT_NOFILE.rawValue), &restore) }
+        try #require(limit.rlim_cur >= 1200, "needs 1,200 file descriptors, the hard limit is \(limit.rlim_max)")
+
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/broker.sock"
+        let logs = LogCapture()
+        try whileRunning(try configuration(path), logs: logs) {
+            #expect(eventually { access(path, F_OK) == 0 })
+            // The daemon, connected before the attack and proven by a request.
+            let daemon = try UnixSocket.connect(path: path)
+            defer { close(daemon) }
+            POSIX.setSocketTimeouts(daemon, seconds: 10)
+            try POSIX.writeAll(daemon, request, context: "test")
+            #expect(readExactly(daemon, 13) == answer)
+
+            var hostile: [Int32] = []
+            defer { hostile.forEach { close($0) } }
+            let hugePrefix = withUnsafeBytes(of: (UInt64(1) << 63).littleEndian) { Array($0) }
+            for index in 0..<1000 {
+                let fd = try UnixSocket.connect(path: path)
+                hostile.append(fd)
+                switch index % 4 {
+                case 0: break  // silent
+                case 1: _ = send(fd, Array(request.prefix(3)), 3, Int32(MSG_NOSIGNAL))  // a frame begun, never finished
+                case 2: _ = send(fd, hugePrefix, 8, Int32(MSG_NOSIGNAL))  // a length of 2^63
+                default: _ = send(fd, Array(request.prefix(100)), 100, Int32(MSG_NOSIGNAL)); shutdown(fd, Int32(SHUT_WR))  // truncated
+                }
+            }
+            // Both the connected daemon and a newcomer are answered while the thousand are open.
+            let start = POSIX.monotonicNow()
+            try POSIX.writeAll(daemon, request, context: "test")
+            #expect(readExactly(daemon, 13) == answer)
+            let newcomer = try UnixSocket.connect(path: path)
+            defer { close(newcomer) }
+            POSIX.setSocketTimeouts(newcomer, seconds: 10)
+            try POSIX.writeAll(newcomer, request, context: "test")
+            #expect(readExactly(newcomer, 13) == answer)
+            #expect(POSIX.monotonicNow() - start < 5)
+        }
+        // The misbehaviour is reported, but not line by line.
+        let warnings = logs.lines.filter { $0.hasPrefix("warning") }
+        #expect(warnings.count <= 20, "\(warnings.count) warnings")
+        #expect(logs.text.contains("disconnected: made room for a new connection"))
+    }
+}
+
+@Suite struct LogBudgetTests {
+    @Test func tenLinesPerWindow_thenACount_thenTheSummary() {
+        var budget = LogBudget(window: 10, linesPerWindow: 10)
+        var logged: [String] = []
+        for second in 0..<25 {
+            if let line = budget.admit("event \(second)", now: Double(second) * 0.1) { logged.append(line) }
+        }
+        #expect(logged == (0..<10).map { "event \($0)" })
+        #expect(budget.nextSummaryAt == 10)
+        #expect(budget.summary(now: 9.9, describing: "events") == nil)
+        #expect(budget.summary(now: 10, describing: "events") == "15 more events in 10 s were not logged")
+        #expect(budget.summary(now: 11, describing: "events") == nil)
+        #expect(budget.nextSummaryAt == nil)
+
+        // Held-back lines are counted on the next line logged, when no summary came first.
+        var other = LogBudget(window: 10, linesPerWindow: 1)
+        #expect(other.admit("a", now: 0) == "a")
+        #expect(other.admit("b", now: 1) == nil)
+        #expect(other.admit("c", now: 10) == "c (and 1 more like it before, not logged)")
+        #expect(other.admit("d", now: 11) == nil)
     }
 }

@@ -154,6 +154,12 @@ public final class PSKBrokerClient: @unchecked Sendable {
     private var decoder = FrameDecoder(maximumPayload: BrokerWire.responseSize, discardLimit: UInt64(BrokerWire.responseSize))
     private var inFlight: InFlight?
     private var reconnectAt: Double = 0
+    /// When the current connection was made (monotonic seconds).
+    private var connectedAt: Double = 0
+    /// A connection the broker closes after it was idle this long (seconds) is reconnected quietly;
+    /// one closed sooner counts as a lost broker (a forwarded socket whose far end is missing accepts
+    /// and closes at once, and must be reported and backed off).
+    static let idleConnectionAge: Double = 30
     private var backoff: Double
     private var gaveUp = false
     private let wake: (read: Int32, write: Int32)
@@ -358,6 +364,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
         // connection and closes it at once, and must not be retried in a tight loop.
         decoder.reset()
         inFlight = nil
+        connectedAt = POSIX.monotonicNow()
         lock.withLock {
             for pair in entries.keys {
                 entries[pair]!.state = .pending
@@ -466,6 +473,17 @@ public final class PSKBrokerClient: @unchecked Sendable {
             return
         }
         if got == 0 {
+            if case .socketPath = endpoint, inFlight == nil, decoder.bufferedByteCount == 0,
+               POSIX.monotonicNow() - connectedAt >= Self.idleConnectionAge {
+                // The socket handler closes a connection that has sent no request for a while (its
+                // idle timeout, a defence against clients that only hold a slot): routine, not a lost
+                // broker. Reconnect at once; nothing was in flight.
+                logger.info("the PSK broker closed the idle connection (\(endpoint)); reconnecting")
+                closeConnection()
+                decoder.reset()
+                reconnectAt = POSIX.monotonicNow()
+                return
+            }
             disconnect(reason: "the broker closed the connection")
             return
         }

@@ -25,6 +25,9 @@ public final class PrivilegedBroker {
     private var logger: Logger
     private let clock: () -> Double
     private var watchdog: KeyAgeWatchdog
+    /// Refused requests are logged at most 10 per 10 s: a client sending junk as fast as it can
+    /// must not fill the journal.
+    private var refusals = LogBudget()
 
     /// Creates the handler.
     /// - Parameters:
@@ -70,7 +73,7 @@ public final class PrivilegedBroker {
         do {
             request = try SetPskRequest(decodingPayload: payload)
         } catch {
-            logger.warning("refused a malformed request: \(error)")
+            refused("refused a malformed request: \(error)")
             return SetPskResponse(.internalError)
         }
         return handle(request)
@@ -80,7 +83,7 @@ public final class PrivilegedBroker {
     public func handle(_ request: SetPskRequest) -> SetPskResponse {
         let pair = PeerOnInterface(interface: request.interface, peer: request.peer)
         guard policy.permits(interface: request.interface, peer: request.peer) else {
-            logger.warning("refused: interface \(quoted(request.interface)) peer \(request.peer) is not in the allow-list (answering InternalError)")
+            refused("refused: interface \(quoted(request.interface)) peer \(request.peer) is not in the allow-list (answering InternalError)")
             return SetPskResponse(.internalError)
         }
         let outcome = backend.setPresharedKey(request.presharedKey, peer: request.peer, interface: request.interface)
@@ -89,9 +92,9 @@ public final class PrivilegedBroker {
             logger.notice("installed PSK on interface \(request.interface) for peer \(request.peer) at \(POSIX.utcTimestamp())")
             watchdog.arm(pair, now: clock())
         case .noSuchInterface:
-            logger.warning("no WireGuard interface \(quoted(request.interface)) (answering NoSuchInterface)")
+            refused("no WireGuard interface \(quoted(request.interface)) (answering NoSuchInterface)")
         case .noSuchPeer:
-            logger.warning("interface \(request.interface) has no peer \(request.peer); peers are never added (answering NoSuchPeer)")
+            refused("interface \(request.interface) has no peer \(request.peer); peers are never added (answering NoSuchPeer)")
         case .failed(let message):
             logger.error("setting the PSK failed: \(message) (answering InternalError)")
         }
@@ -100,6 +103,24 @@ public final class PrivilegedBroker {
 
     /// When the next fail-closed check is due (monotonic seconds), if any.
     public var nextDeadline: Double? { watchdog.nextDeadline }
+
+    /// When ``wake()`` has work (monotonic seconds): a fail-closed check, or the count of refusals
+    /// that were not logged.
+    public var nextWake: Double? {
+        [watchdog.nextDeadline, refusals.nextSummaryAt].compactMap { $0 }.min()
+    }
+
+    /// Does what is due: replaces stale keys (``expireStaleKeys()``) and logs how many refusals were
+    /// held back. Call when ``nextWake`` has passed (calling earlier does no harm).
+    public func wake() {
+        expireStaleKeys()
+        if let summary = refusals.summary(now: clock(), describing: "refused requests") { logger.warning("\(summary)") }
+    }
+
+    /// Logs a refusal within the budget (10 lines per 10 s, then a count).
+    public func refused(_ line: @autoclosure () -> String) {
+        if let line = refusals.admit(line(), now: clock()) { logger.warning("\(line)") }
+    }
 
     /// Replaces the PSK of every pair whose key is older than `maxKeyAge`. Call when ``nextDeadline``
     /// has passed.

@@ -32,14 +32,14 @@ public struct PrivilegedBrokerServer {
         var decoder = FrameDecoder(maximumPayload: BrokerWire.requestSize)
         while true {
             let timeout: Int32
-            if let deadline = broker.nextDeadline {
+            if let deadline = broker.nextWake {
                 timeout = Int32(max(0, min((deadline - POSIX.monotonicNow()) * 1000 + 1, 60_000)))
             } else {
                 timeout = -1
             }
             let events = POSIX.waitFor(input, events: Int16(POLLIN), timeoutMilliseconds: timeout)
             if events == 0 {
-                broker.expireStaleKeys()
+                broker.wake()
                 continue
             }
             let got = try decoder.readInto { free in
@@ -57,13 +57,13 @@ public struct PrivilegedBrokerServer {
                 case .payload(let answer):
                     response = answer
                 case .oversized(let length):
-                    logger.warning("refused a \(length)-byte frame (requests are \(BrokerWire.requestSize) bytes); skipping it")
+                    broker.refused("refused a \(length)-byte frame (requests are \(BrokerWire.requestSize) bytes); skipping it")
                     response = SetPskResponse(.internalError)
                 }
                 try POSIX.writeAll(output, response.encodedFrame, context: "broker output")
             }
-            if let deadline = broker.nextDeadline, deadline <= POSIX.monotonicNow() {
-                broker.expireStaleKeys()
+            if let deadline = broker.nextWake, deadline <= POSIX.monotonicNow() {
+                broker.wake()
             }
         }
     }

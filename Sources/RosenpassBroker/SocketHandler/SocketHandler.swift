@@ -27,7 +27,19 @@ public enum SocketHandlerSource: Sendable {
 /// * When the child dies or stops answering (`childTimeout`), the request in flight is answered with
 ///   InternalError, and a new child is started with back-off (0.1 s doubling to 5 s). Requests that
 ///   arrive while no child runs are answered with InternalError at once (clients retry).
-/// * Each accepted connection is logged with the peer's uid and pid (`SO_PEERCRED`).
+/// * Each accepted connection is logged with the peer's uid and pid (`SO_PEERCRED`), and so is every
+///   SetPsk answered for it.
+///
+/// Hostile or broken clients cannot shut others out (see `docs/broker-limits.md`):
+/// * what one client can make the handler hold is bounded: one request frame being read (at most
+///   332 bytes) and one answer being written, as it is lock-step;
+/// * a frame that has begun must be complete within `frameTimeout` (a client sending a byte a
+///   second is disconnected), and a client that has sent no request `idleTimeout` after connecting
+///   is disconnected;
+/// * at `maximumClients`, a new connection takes the place of the longest-connected client that has
+///   never sent a request (nor has one in flight); only when every client has sent requests is the
+///   new connection refused;
+/// * the lines about misbehaving clients are logged at most 10 per 10 s, then counted.
 public final class SocketHandler {
     /// Options of the handler.
     public struct Configuration: Sendable {
@@ -38,8 +50,14 @@ public final class SocketHandler {
         public var command: [String]
         /// Seconds the child may take for one request before it is restarted.
         public var childTimeout: Double = 15
-        /// Connections beyond this are closed at once.
+        /// The most clients served at once; see the type's notes for who makes room for a newcomer.
         public var maximumClients = 256
+        /// Seconds within which a client must send its first complete request after connecting.
+        /// Honest clients (the daemon's broker client) send at once when they have a key and
+        /// reconnect quietly when they are cut off while idle.
+        public var idleTimeout: Double = 120
+        /// Seconds within which a frame must be complete once its first byte arrived.
+        public var frameTimeout: Double = 5
         /// The `--max-key-age` the child enforces, if any. With it, the handler remembers when each
         /// (interface, peer) last got a key and hands the remaining time to a restarted child
         /// (`--carry-over-timer`), so a crash cannot reset the fail-closed timers.
@@ -59,11 +77,17 @@ public final class SocketHandler {
         var outbox: [UInt8] = []
         var awaitingAnswer = false
         let label: String
+        let connectedAt: Double
+        /// Requests taken from this client (well-formed or not).
+        var requests = 0
+        /// When the first byte of the frame being read arrived, while one is incomplete.
+        var partialSince: Double?
 
-        init(id: Int, fd: Int32, label: String) {
+        init(id: Int, fd: Int32, label: String, connectedAt: Double) {
             self.id = id
             self.fd = fd
             self.label = label
+            self.connectedAt = connectedAt
         }
     }
 
@@ -125,6 +149,8 @@ public final class SocketHandler {
     /// When each pair last got a key through us (monotonic seconds); only with `maxKeyAge`.
     private var lastInstalled: [PeerOnInterface: Double] = [:]
     private let stopPipe: (read: Int32, write: Int32)
+    /// Lines about clients that misbehave or do not fit: at most 10 per 10 s, then a count.
+    private var clientProblems = LogBudget()
 
     /// Creates the handler; nothing is opened until ``run()``.
     public init(configuration: Configuration, logger: Logger) throws {
@@ -185,6 +211,8 @@ public final class SocketHandler {
             if let childSlot, fds[childSlot].revents != 0 {
                 serviceChildOutput()
             }
+            enforceClientDeadlines(now: now)
+            if let summary = clientProblems.summary(now: now, describing: "lines about clients") { logger.warning("\(summary)") }
             reapChild()
             if let inFlight, now - inFlight.since > configuration.childTimeout {
                 logger.error("the privileged broker did not answer within \(formatSeconds(configuration.childTimeout)); restarting it")
@@ -236,8 +264,8 @@ public final class SocketHandler {
                 if errno != EAGAIN && errno != EWOULDBLOCK { logger.warning("accept failed: \(String(cString: strerror(errno)))") }
                 return
             }
-            if clients.count >= configuration.maximumClients {
-                logger.warning("refusing a connection: already serving \(clients.count) clients")
+            if clients.count >= configuration.maximumClients && !makeRoom() {
+                problem("refusing a connection: already serving \(clients.count) clients, each of which has sent requests")
                 close(fd)
                 continue
             }
@@ -259,7 +287,7 @@ public final class SocketHandler {
             close(fd)
             return
         }
-        let client = Client(id: nextClientID, fd: fd, label: label)
+        let client = Client(id: nextClientID, fd: fd, label: label, connectedAt: POSIX.monotonicNow())
         nextClientID += 1
         clients[client.id] = client
         logger.info("\(label) connected")
@@ -269,6 +297,34 @@ public final class SocketHandler {
         guard let client = clients.removeValue(forKey: id) else { return }
         close(client.fd)
         logger.info("\(client.label) disconnected: \(reason)")
+    }
+
+    /// Logs a line about a misbehaving client within the budget.
+    private func problem(_ line: @autoclosure () -> String) {
+        if let line = clientProblems.admit(line(), now: POSIX.monotonicNow()) { logger.warning("\(line)") }
+    }
+
+    /// At capacity: disconnects the longest-connected client that has never sent a request and has
+    /// none in flight, if there is one.
+    private func makeRoom() -> Bool {
+        let idle = clients.values.filter { $0.requests == 0 && !$0.awaitingAnswer }
+        guard let oldest = idle.min(by: { ($0.connectedAt, $0.id) < ($1.connectedAt, $1.id) }) else { return false }
+        problem("\(oldest.label) disconnected to make room for a new connection: \(clients.count) clients, and it has sent no request")
+        dropClient(oldest.id, reason: "made room for a new connection")
+        return true
+    }
+
+    /// Disconnects the clients that let a frame hang for `frameTimeout`, or sent no request within
+    /// `idleTimeout` of connecting. A client waiting for its answer is never timed out here.
+    private func enforceClientDeadlines(now: Double) {
+        for client in clients.values.sorted(by: { $0.id < $1.id }) where !client.awaitingAnswer && client.outbox.isEmpty {
+            if let since = client.partialSince, now - since > configuration.frameTimeout {
+                problem("\(client.label) sent \(client.decoder.bufferedByteCount) bytes of a frame and not the rest within \(formatSeconds(configuration.frameTimeout)); disconnecting")
+                dropClient(client.id, reason: "incomplete frame")
+            } else if client.requests == 0, client.partialSince == nil, now - client.connectedAt > configuration.idleTimeout {
+                dropClient(client.id, reason: "no request within \(formatSeconds(configuration.idleTimeout)) of connecting")
+            }
+        }
     }
 
     private func serviceClient(_ id: Int, revents: Int16) {
@@ -294,6 +350,7 @@ public final class SocketHandler {
             dropClient(id, reason: client.decoder.bufferedByteCount > 0 ? "closed in the middle of a frame" : "closed")
             return
         }
+        if client.partialSince == nil { client.partialSince = POSIX.monotonicNow() }
         takeRequest(from: client)
     }
 
@@ -306,15 +363,19 @@ public final class SocketHandler {
             case nil:
                 return
             case .payload(let request):
+                client.requests += 1
+                client.partialSince = client.decoder.bufferedByteCount > 0 ? POSIX.monotonicNow() : nil
                 client.awaitingAnswer = true
                 queue.append(request)
             case .oversized(let length):
-                logger.warning("\(client.label) sent a \(length)-byte frame (requests are \(BrokerWire.requestSize)); answering InternalError")
+                client.requests += 1
+                client.partialSince = client.decoder.bufferedByteCount > 0 ? POSIX.monotonicNow() : nil
+                problem("\(client.label) sent a \(length)-byte frame (requests are \(BrokerWire.requestSize)); answering InternalError")
                 client.outbox += SetPskResponse(.internalError).encodedFrame
                 flush(client)
             }
         } catch {
-            logger.warning("\(client.label) is not speaking the broker protocol (\(error)); disconnecting")
+            problem("\(client.label) is not speaking the broker protocol (\(error)); disconnecting")
             dropClient(client.id, reason: "protocol error")
         }
     }
@@ -424,6 +485,11 @@ public final class SocketHandler {
     private func answerInFlight(_ response: [UInt8]) {
         guard let (request, _) = inFlight else { return }
         inFlight = nil
+        if let pair = request.pair, let client = clients[request.clientID] {
+            // Who set which key: the audit line the privileged broker cannot write (it sees no clients).
+            let code = (try? SetPskResponse(decodingPayload: response.dropFirst(BrokerWire.lengthPrefixSize)))?.returnCode
+            logger.notice("\(client.label): SetPsk for peer \(pair.peer) on interface \(pair.interface): \(code.map { "\($0)" } ?? "no answer")")
+        }
         deliver(response, to: request.clientID)
     }
 
@@ -515,6 +581,10 @@ public final class SocketHandler {
         var wake = now + 1
         if child == nil { wake = min(wake, childRestartAt) }
         if let inFlight { wake = min(wake, inFlight.since + configuration.childTimeout) }
+        for client in clients.values where !client.awaitingAnswer {
+            if let since = client.partialSince { wake = min(wake, since + configuration.frameTimeout) }
+            if client.requests == 0 { wake = min(wake, client.connectedAt + configuration.idleTimeout) }
+        }
         return Int32(max(0, (wake - now) * 1000) + 1)
     }
 
