@@ -261,3 +261,36 @@ struct CookieTests {
         }
     }
 }
+
+@Suite("Suspend and resume")
+struct SuspendTests {
+    @Test("an initiator resumed after an hour finds its key stale and starts a handshake in the same step; the keys agree again after it")
+    func resumedInitiatorRekeysAtOnce() throws {
+        // A is a laptop (it initiates), B a server that only responds. The daemon's clock counts
+        // suspended time (CLOCK_BOOTTIME), so the first poll after the resume sees the hour.
+        var pair = try ServerPair(b: .init(initiates: false))
+        let first = try pair.handshake(at: 1000)
+        #expect(first.keyA != nil && first.keyA == first.keyB)
+        // While A sleeps, B's session goes stale: B's WireGuard gets a random key.
+        #expect(pair.b.poll(now: 1180, entropy: &pair.entropyB).events == [.keyStale(peer: ServerPair.peer)])
+
+        let resumed = pair.a.poll(now: 4600, entropy: &pair.entropyA)
+        #expect(resumed.events == [.keyStale(peer: ServerPair.peer)])
+        #expect(resumed.messages.count == 1 && resumed.messages.first?.message.first == MessageType.initHello.rawValue)
+
+        var keyA: Secret?
+        var keyB: Secret?
+        var message = resumed.messages[0].message
+        var toResponder = true
+        while true {
+            let outcome = toResponder ? try pair.toB(message, at: 4600.1) : try pair.toA(message, at: 4600.1)
+            for case .keyExchanged(_, let key) in outcome.events {
+                if toResponder { keyB = key } else { keyA = key }
+            }
+            guard let reply = outcome.reply else { break }
+            message = reply
+            toResponder.toggle()
+        }
+        #expect(keyA != nil && keyA == keyB && keyA != first.keyA)
+    }
+}

@@ -182,7 +182,7 @@ public final class Daemon {
             }
         }
         var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
+        clock_gettime(POSIX.timerClock, &now)
         start = now
         for index in peers.indices { indexAddresses(of: index) }
     }
@@ -218,10 +218,15 @@ public final class Daemon {
         return sockets
     }
 
-    /// Seconds since the daemon started, on the monotonic clock.
+    /// The longest the loop sleeps in `poll`. poll's timeout does not run while the machine is
+    /// suspended, so after a resume the loop would otherwise wait out the rest of a long sleep before
+    /// it looks at the (suspend-aware) clock and finds its sessions stale.
+    static let longestSleep: Seconds = 5
+
+    /// Seconds since the daemon started, on ``POSIX/timerClock`` (suspended time included on Linux).
     private func now() -> Seconds {
         var current = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &current)
+        clock_gettime(POSIX.timerClock, &current)
         return Double(current.tv_sec - start.tv_sec) + Double(current.tv_nsec - start.tv_nsec) / 1e9
     }
 
@@ -259,7 +264,7 @@ public final class Daemon {
             var iterationFailed = false
             var wake = min(nextPoll, monitor.nextCheck, drops.nextSummary ?? .infinity)
             if wireGuardCommand?.isBusy == true { wake = min(wake, now() + 0.05) }
-            let timeout = max(0, min(wake - now(), 3600))
+            let timeout = max(0, min(wake - now(), Self.longestSleep))
             let milliseconds = Int32((timeout * 1000).rounded(.up))
             let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), milliseconds) }
             if ready < 0 && errno != EINTR {

@@ -33,7 +33,9 @@ public struct PrivilegedBrokerServer {
         while true {
             let timeout: Int32
             if let deadline = broker.nextWake {
-                timeout = Int32(max(0, min((deadline - POSIX.monotonicNow()) * 1000 + 1, 60_000)))
+                // At most 5 s: poll's timeout stands still while the machine is suspended, the
+                // fail-closed deadlines (on POSIX.timerClock) do not.
+                timeout = Int32(max(0, min((deadline - POSIX.monotonicNow()) * 1000 + 1, 5_000)))
             } else {
                 timeout = -1
             }

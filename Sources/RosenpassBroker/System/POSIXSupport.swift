@@ -7,10 +7,21 @@ import Glibc
 
 /// File-descriptor helpers shared by the broker processes and the client.
 public enum POSIX {
-    /// Seconds on the monotonic clock (for timers; never goes backwards).
+    /// The clock every timer of the daemon and the brokers runs on: it never goes backwards and,
+    /// on Linux, keeps counting while the machine is suspended (`CLOCK_BOOTTIME`). After a resume
+    /// the timers see how long the machine slept: a session that aged past its limit meanwhile is
+    /// stale at once and a new handshake starts in the same step, where `CLOCK_MONOTONIC` (which stops
+    /// during suspend) would keep a key the peer has long replaced for up to two more minutes.
+    #if os(Linux)
+    public static let timerClock = CLOCK_BOOTTIME
+    #else
+    public static let timerClock = CLOCK_MONOTONIC
+    #endif
+
+    /// Seconds on ``timerClock`` (for timers; never goes backwards, counts suspended time on Linux).
     public static func monotonicNow() -> Double {
         var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
+        clock_gettime(timerClock, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
