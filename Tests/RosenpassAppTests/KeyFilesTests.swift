@@ -23,8 +23,18 @@ final class TemporaryFolder {
 
     func write(_ name: String, _ bytes: [UInt8], mode: mode_t = 0o600) -> String {
         let file = file(name)
-        _ = FileManager.default.createFile(atPath: file, contents: Data(bytes))
-        chmod(file, mode)
+        // Close-on-exec: a process another test spawns meanwhile must not keep it open for writing
+        // (exec of a script written here would then fail with ETXTBSY).
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        precondition(fd >= 0, "cannot create \(file): errno \(errno)")
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            precondition(result > 0 || errno == EINTR, "cannot write \(file): errno \(errno)")
+            if result > 0 { written += result }
+        }
+        fchmod(fd, mode)
+        close(fd)
         return file
     }
 

@@ -525,10 +525,18 @@ public final class Daemon {
         if let keyOut = runtime.keyOut {
             do {
                 try KeyOutputFile.write(key, to: keyOut)
-                try Self.printLine(KeyOutputLine.format(peerID: runtime.peerID, keyFile: keyOut, event: kind))
             } catch {
-                logger.error("peer \(runtime.label): \(error)")
+                // The file keeps its previous content (written atomically); the next exchange tries again.
+                logger.error("peer \(runtime.label): the \(kind == .stale ? "replacement" : "exchanged") key could not be written to key_out \(keyOut), which keeps its previous content: \(error)")
                 succeeded = false
+            }
+            if succeeded {
+                do {
+                    try Self.printLine(KeyOutputLine.format(peerID: runtime.peerID, keyFile: keyOut, event: kind))
+                } catch {
+                    logger.error("peer \(runtime.label): \(error)")
+                    succeeded = false
+                }
             }
         }
         if let wireGuard = runtime.wireGuard, let broker {

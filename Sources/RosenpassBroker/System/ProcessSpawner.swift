@@ -70,13 +70,21 @@ public enum ProcessSpawner {
         defer { envp.forEach { free($0) } }
         var envPointers: [UnsafeMutablePointer<CChar>?] = envp + [nil]
         var pid: pid_t = 0
-        let result = argvPointers.withUnsafeMutableBufferPointer { argvBuffer in
-            envPointers.withUnsafeMutableBufferPointer { envBuffer in
-                let childEnvironment = environment == nil ? environ : envBuffer.baseAddress!
-                return executable.contains("/")
-                    ? posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, childEnvironment)
-                    : posix_spawnp(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, childEnvironment)
+        var result: Int32 = 0
+        // ETXTBSY: the executable is still open for writing somewhere, typically for the moment a
+        // process forked by another thread holds a copy of the writer's descriptor before its exec.
+        // It passes within milliseconds; retry for up to half a second.
+        for attempt in 0..<50 {
+            result = argvPointers.withUnsafeMutableBufferPointer { argvBuffer in
+                envPointers.withUnsafeMutableBufferPointer { envBuffer in
+                    let childEnvironment = environment == nil ? environ : envBuffer.baseAddress!
+                    return executable.contains("/")
+                        ? posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, childEnvironment)
+                        : posix_spawnp(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, childEnvironment)
+                }
             }
+            guard result == ETXTBSY, attempt < 49 else { break }
+            usleep(10_000)
         }
         guard result == 0 else { throw BrokerError.system("posix_spawn", executable, errno: result) }
         return pid

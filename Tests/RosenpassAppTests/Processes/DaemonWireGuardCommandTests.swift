@@ -13,7 +13,7 @@ struct DaemonWireGuardCommandTests {
         try? FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         let log = folder.file("wg.log")
         let script = "#!/bin/sh\nstdin=$(cat)\nprintf '%s|%s\\n' \"$*\" \"$stdin\" >> \(TOMLQuote(log))\n"
-        _ = FileManager.default.createFile(atPath: bin + "/wg", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        _ = folder.write("bin/wg", Array(script.utf8), mode: 0o755)
         return (bin, log)
     }
 
