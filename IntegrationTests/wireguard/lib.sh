@@ -145,12 +145,12 @@ write_daemon_config() {
 
 # Starts daemon KEY ($1) in its host's namespace as its user, with no capabilities of its own;
 # further arguments go before the subcommand (e.g. --psk-broker PATH). `ip netns exec` and setpriv
-# exec in place, so $! is the daemon itself.
+# exec in place, so $! is the daemon itself. A restarted daemon adds to the logs of the one before.
 start_daemon() {
     local key=$1; shift
     local folder=${dir[$key]}
     ip netns exec "${ns[${key%%-*}]}" setpriv --reuid="${runas[$key]}" --regid="${runas[$key]}" --init-groups --inh-caps=-all -- \
-        "$work/bin/rosenpass" "$@" exchange-config "$folder/config.toml" > "$folder/stdout.log" 2> "$folder/stderr.log" &
+        "$work/bin/rosenpass" "$@" exchange-config "$folder/config.toml" >> "$folder/stdout.log" 2>> "$folder/stderr.log" &
     daemon_pid[$key]=$!
     started_pids+=("$!")
     logs_to_show+=("$folder/stderr.log" "$folder/stdout.log")
