@@ -82,6 +82,8 @@ public enum SecureMemory {
         private let mutex: UnsafeMutablePointer<pthread_mutex_t>
         private var freeSlots: [[UnsafeMutableRawPointer]]
         private var current = Status(lockedBytes: 0, unlockedBytes: 0, lockFailure: nil)
+        /// The mappings of their own that large secrets got, and whether each is locked.
+        private var largeMappings: [UnsafeMutableRawPointer: Bool] = [:]
 
         init() {
             mutex = .allocate(capacity: 1)
@@ -112,12 +114,17 @@ public enum SecureMemory {
         private func allocateSlot(_ count: Int) -> UnsafeMutableRawBufferPointer {
             guard let sizeClass = SecureMemory.sizeClasses.firstIndex(where: { $0 >= count }) else {
                 let size = Self.pageRounded(count)
-                return UnsafeMutableRawBufferPointer(start: locked { map(size) }, count: size)
+                let memory = locked { () -> UnsafeMutableRawPointer in
+                    let (memory, isLocked) = map(size)
+                    largeMappings[memory] = isLocked
+                    return memory
+                }
+                return UnsafeMutableRawBufferPointer(start: memory, count: size)
             }
             let size = SecureMemory.sizeClasses[sizeClass]
             let slot = locked { () -> UnsafeMutableRawPointer in
                 if freeSlots[sizeClass].isEmpty {
-                    let chunk = map(SecureMemory.chunkSize)
+                    let chunk = map(SecureMemory.chunkSize).memory
                     for offset in stride(from: SecureMemory.chunkSize - size, through: 0, by: -size) {
                         freeSlots[sizeClass].append(chunk + offset)
                     }
@@ -131,16 +138,20 @@ public enum SecureMemory {
             guard let sizeClass = SecureMemory.sizeClasses.firstIndex(of: whole.count) else {
                 // A mapping of its own: unlocked and unmapped (it was zeroed by the caller).
                 locked {
-                    if munlock(whole.baseAddress!, whole.count) == 0 { current.lockedBytes -= whole.count } else { current.unlockedBytes -= whole.count }
+                    if largeMappings.removeValue(forKey: whole.baseAddress!) == true {
+                        current.lockedBytes -= whole.count
+                    } else {
+                        current.unlockedBytes -= whole.count
+                    }
                 }
-                munmap(whole.baseAddress!, whole.count)
+                munmap(whole.baseAddress!, whole.count)  // unlocks it too
                 return
             }
             locked { freeSlots[sizeClass].append(whole.baseAddress!) }
         }
 
-        /// Maps, locks and marks `size` bytes; called with the lock held.
-        private func map(_ size: Int) -> UnsafeMutableRawPointer {
+        /// Maps, locks and marks `size` bytes; called with the lock held. Says whether it is locked.
+        private func map(_ size: Int) -> (memory: UnsafeMutableRawPointer, isLocked: Bool) {
             guard let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), memory != MAP_FAILED else {
                 fatalError("SecureMemory: cannot map \(size) bytes for secrets: \(String(cString: strerror(errno)))")
             }
@@ -149,11 +160,11 @@ public enum SecureMemory {
             #endif
             if mlock(memory, size) == 0 {
                 current.lockedBytes += size
-            } else {
-                if current.lockFailure == nil { current.lockFailure = String(cString: strerror(errno)) }
-                current.unlockedBytes += size
+                return (memory, true)
             }
-            return memory
+            if current.lockFailure == nil { current.lockFailure = String(cString: strerror(errno)) }
+            current.unlockedBytes += size
+            return (memory, false)
         }
 
         private func locked<R>(_ body: () -> R) -> R {
