@@ -27,7 +27,9 @@ final class FakeBrokerServer: @unchecked Sendable {
     }
     private var _codes: [String: BrokerReturnCode] = [:]
 
-    var received: [Received] { lock.withLock { _received } }
+    /// Copies made under the lock (`map`, not a shared buffer: ThreadSanitizer cannot see the
+    /// uninstrumented runtime's reference counting that makes sharing one safe).
+    var received: [Received] { lock.withLock { _received.map { $0 } } }
     var connections: Int { lock.withLock { _connections } }
 
     init(path: String) {
@@ -109,7 +111,7 @@ final class EventLog: @unchecked Sendable {
     private let lock = NSLock()
     private var _events: [PSKBrokerClientEvent] = []
 
-    var events: [PSKBrokerClientEvent] { lock.withLock { _events } }
+    var events: [PSKBrokerClientEvent] { lock.withLock { _events.map { $0 } } }
 
     func record(_ event: PSKBrokerClientEvent) { lock.withLock { _events.append(event) } }
 

@@ -102,9 +102,9 @@ func readExactly(_ fd: Int32, _ count: Int) -> [UInt8] {
     return out
 }
 
-/// Polls `condition` every 10 ms for up to `seconds`.
+/// Polls `condition` every 10 ms for up to `seconds` (scaled by ``TestTime/scale``).
 func eventually(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
-    let end = POSIX.monotonicNow() + seconds
+    let end = POSIX.monotonicNow() + TestTime.scaled(seconds)
     while POSIX.monotonicNow() < end {
         if condition() { return true }
         usleep(10_000)

@@ -51,17 +51,18 @@ struct SecureMemoryTests {
         let address = secrets[0].withUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
         let flags = try #require(Self.vmFlags(containing: address))
         #expect(flags.contains("dd"), "the mapping is left out of core dumps (flags: \(flags))")
-        // AddressSanitizer's mlock is a no-op that reports success (make test-sanitizers).
-        if after.lockFailure == nil && !Self.underAddressSanitizer {
+        // The sanitizers' mlock is a no-op that reports success (make test-sanitizers).
+        if after.lockFailure == nil && !Self.underSanitizer {
             #expect(flags.contains("lo"), "the mapping is locked in RAM (flags: \(flags))")
         }
         #endif
         _ = secrets
     }
 
-    /// Whether this process runs with AddressSanitizer's runtime.
-    static var underAddressSanitizer: Bool {
-        dlsym(dlopen(nil, RTLD_NOW), "__asan_init") != nil
+    /// Whether this process runs with AddressSanitizer's or ThreadSanitizer's runtime.
+    static var underSanitizer: Bool {
+        let process = dlopen(nil, RTLD_NOW)
+        return dlsym(process, "__asan_init") != nil || dlsym(process, "__tsan_init") != nil
     }
 
     /// The `VmFlags` of the mapping in `/proc/self/smaps` that contains `address`.

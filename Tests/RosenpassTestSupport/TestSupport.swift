@@ -63,6 +63,18 @@ public enum Hex {
 
 /// Where the built executables are: `ROSENPASS_BIN_DIR` when set (make test sets it), otherwise the
 /// release build folder of this checkout.
+/// How much longer than usual tests wait for processes and conditions: `ROSENPASS_TEST_TIME_SCALE`
+/// (scripts/test-sanitizers.sh sets it, as sanitized code runs several times slower), else 1.
+public enum TestTime {
+    public static let scale: Double = {
+        guard let text = ProcessInfo.processInfo.environment["ROSENPASS_TEST_TIME_SCALE"], let value = Double(text), value >= 1 else { return 1 }
+        return value
+    }()
+
+    /// `seconds` times ``scale``.
+    public static func scaled(_ seconds: Double) -> Double { seconds * scale }
+}
+
 public enum BuiltProducts {
     public static var binDirectory: URL {
         if let dir = ProcessInfo.processInfo.environment["ROSENPASS_BIN_DIR"], !dir.isEmpty {

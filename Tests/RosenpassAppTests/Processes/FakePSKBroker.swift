@@ -2,6 +2,7 @@
 // `components.md` §1 (not with the broker module), so the daemon's requests are checked independently.
 
 import Foundation
+import RosenpassTestSupport
 
 /// One SetPsk request as received.
 struct SetPskRequestSeen: Sendable, Equatable {
@@ -35,10 +36,13 @@ final class FakePSKBroker: @unchecked Sendable {
         serve(fd)
     }
 
-    var requests: [SetPskRequestSeen] { lock.withLock { received } }
+    /// A copy made under the lock (`map`, not a shared buffer: ThreadSanitizer cannot see the
+    /// uninstrumented runtime's reference counting that makes sharing one safe).
+    var requests: [SetPskRequestSeen] { lock.withLock { received.map { $0 } } }
 
     /// Waits until at least `count` requests arrived.
     func waitForRequests(_ count: Int, timeout: TimeInterval) async throws -> [SetPskRequestSeen] {
+        let timeout = TestTime.scaled(timeout)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let seen = requests

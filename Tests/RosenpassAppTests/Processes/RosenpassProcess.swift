@@ -32,6 +32,7 @@ final class RosenpassProcess: @unchecked Sendable {
 
     /// Waits until stdout has at least `count` complete lines; returns them.
     func waitForLines(_ count: Int, timeout: TimeInterval) async throws -> [String] {
+        let timeout = TestTime.scaled(timeout)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let lines = stdoutLines
