@@ -300,6 +300,31 @@ private func processes(named name: String, parent: pid_t) -> [pid_t] {
         #expect(logs.text.contains("disconnected: no request within 1 s of connecting"))
     }
 
+    @Test func theDaemonsClient_reconnectsQuietly_whenItsIdleConnectionIsClosed() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/broker.sock"
+        var settings = try configuration(path)
+        settings.idleTimeout = 0.5
+        let handlerLogs = LogCapture()
+        try whileRunning(settings, logs: handlerLogs) {
+            #expect(eventually { access(path, F_OK) == 0 })
+            var options = PSKBrokerClient.Options()
+            options.idleConnectionAge = 0.3
+            let clientLogs = LogCapture()
+            let events = EventLog()
+            let client = try PSKBrokerClient(endpoint: .socketPath(path), options: options, logger: clientLogs.logger) { events.record($0) }
+            try client.start()
+            defer { client.shutdown() }
+            // No key yet: the connection idles, is closed by the handler, and is made again.
+            #expect(eventually { clientLogs.text.components(separatedBy: "the PSK broker closed the idle connection").count >= 3 })
+            #expect(!clientLogs.text.contains("lost the PSK broker"))
+            #expect(events.count { if case .disconnected = $0 { return true } else { return false } } == 0)
+            // Keys still arrive (the allowed interface does not exist: NoSuchInterface is the answer).
+            try client.setPresharedKey(Frames.psk(1), peer: Frames.peer(2), interface: "allowed0")
+            #expect(eventually { handlerLogs.text.contains("SetPsk for peer \(Frames.peer(2)) on interface allowed0: NoSuchInterface") })
+        }
+    }
+
     @Test func anHonestClientIsServed_whileAThousandHostileConnectionsAreOpen() throws {
         // Room for the thousand on our side (the handler keeps at most its 256).
         var limit = rlimit()

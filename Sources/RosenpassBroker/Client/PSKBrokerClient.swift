@@ -113,6 +113,11 @@ public final class PSKBrokerClient: @unchecked Sendable {
         public var maximumRetryDelay: Double = 60
         /// Seconds to wait for an answer before the connection counts as broken.
         public var responseTimeout: Double = 30
+        /// A connection the broker closes after it was idle this long (seconds) is reconnected at
+        /// once and logged at info: the socket handler closes connections that sent no request for
+        /// a while. One closed sooner counts as a lost broker (a forwarded socket whose far end is
+        /// missing accepts and closes at once, and must be reported and backed off).
+        public var idleConnectionAge: Double = 30
 
         /// The defaults.
         public init() {}
@@ -156,10 +161,6 @@ public final class PSKBrokerClient: @unchecked Sendable {
     private var reconnectAt: Double = 0
     /// When the current connection was made (monotonic seconds).
     private var connectedAt: Double = 0
-    /// A connection the broker closes after it was idle this long (seconds) is reconnected quietly;
-    /// one closed sooner counts as a lost broker (a forwarded socket whose far end is missing accepts
-    /// and closes at once, and must be reported and backed off).
-    static let idleConnectionAge: Double = 30
     private var backoff: Double
     private var gaveUp = false
     private let wake: (read: Int32, write: Int32)
@@ -474,7 +475,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
         }
         if got == 0 {
             if case .socketPath = endpoint, inFlight == nil, decoder.bufferedByteCount == 0,
-               POSIX.monotonicNow() - connectedAt >= Self.idleConnectionAge {
+               POSIX.monotonicNow() - connectedAt >= options.idleConnectionAge {
                 // The socket handler closes a connection that has sent no request for a while (its
                 // idle timeout, a defence against clients that only hold a slot): routine, not a lost
                 // broker. Reconnect at once; nothing was in flight.
