@@ -4,6 +4,7 @@
 #   make test   every test: unit tests, then the process and WireGuard end-to-end suites
 #   make bench  rosenpass-crypto bench against the reference implementations (scripts/bench), see BENCHMARKS.md
 #   make fuzz   every libFuzzer target for FUZZ_SECONDS (default 300) each, see FUZZING.md
+#   make test-sanitizers   the unit tests under AddressSanitizer and ThreadSanitizer
 #
 # Everything is built in release mode: the post-quantum primitives are far too slow unoptimised
 # for the tests to finish in reasonable time. `-enable-testing` lets the test targets see internals
@@ -14,7 +15,7 @@ BUILD_FLAGS  ?= -c release -Xswiftc -enable-testing
 BIN_DIR       = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path)
 export ROSENPASS_BIN_DIR = $(BIN_DIR)
 
-.PHONY: all build test unit-test integration-test demo bench fuzz deps clean
+.PHONY: all build test unit-test integration-test test-sanitizers demo bench fuzz deps clean
 
 all: build
 
@@ -41,9 +42,13 @@ bench:
 	$(SWIFT) build $(BUILD_FLAGS) --product rosenpass-crypto
 	python3 scripts/bench/compare.py --bin "$(BIN_DIR)/rosenpass-crypto" $(BENCH_ARGS)
 
+# SANITIZERS: address, thread or both (default).
+test-sanitizers:
+	scripts/test-sanitizers.sh $(SANITIZERS)
+
 FUZZ_SECONDS ?= 300
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf .build .build-fuzz .build-fuzz-plain
+	rm -rf .build .build-fuzz .build-fuzz-plain .build-asan .build-tsan

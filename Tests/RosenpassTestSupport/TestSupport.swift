@@ -237,7 +237,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// Waits (polling, without blocking a thread) until the child exits or `timeout` seconds pass.
     /// - Returns: whether it exited.
     public func waitForExit(timeout: TimeInterval) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(timeout))
         while isRunning {
             if Date() >= deadline { return false }
             try await Task.sleep(for: .milliseconds(20))
@@ -266,7 +266,7 @@ extension ChildProcess {
         let stderr = folder.appendingPathComponent("stderr").path
         try Data(input).write(to: URL(fileURLWithPath: stdin))
         let child = try ChildProcess(executable: executable, arguments: arguments, stdin: stdin, stdout: stdout, stderr: stderr)
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(timeout))
         while child.isRunning {
             guard Date() < deadline else { throw ChildProcessError("\(executable) \(arguments) did not finish within \(Int(timeout)) s") }
             usleep(2_000)

@@ -147,7 +147,7 @@ struct DaemonBrokerTests {
 
     /// The first child of `pid` whose command line contains `name`, waiting up to 20 s for it.
     private func child(of pid: Int32, named name: String) async throws -> (pid: Int32, command: String)? {
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(20))
         while Date() < deadline {
             if let found = children(of: pid).first(where: { $0.command.contains(name) }) { return found }
             try await Task.sleep(for: .milliseconds(100))
@@ -227,7 +227,7 @@ final class SpawnedRosenpass {
     /// SIGTERM, then the exit status (polled, so no concurrency thread is blocked).
     func stop(timeout: TimeInterval = 20) async throws -> Int32 {
         kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(timeout))
         var status: Int32 = 0
         while Date() < deadline {
             let result = waitpid(pid, &status, WNOHANG)

@@ -70,7 +70,7 @@ struct Pair {
 
 /// Waits until `condition` holds, checking every 100 ms; a test failure after `timeout` seconds.
 func waitFor(timeout: TimeInterval, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
+    let deadline = Date().addingTimeInterval(TestTime.scaled(timeout))
     while !condition() {
         guard Date() < deadline else {
             Issue.record("not within \(Int(timeout)) s", sourceLocation: sourceLocation)
