@@ -42,7 +42,9 @@ for target in "${targets[@]}"; do
     log=$scratch/$target.log
     if [ -n "${FUZZ_RUNS:-}" ]; then budget="$FUZZ_RUNS runs"; else budget="$seconds s"; fi
     echo "=== $target ($budget)" >&2
-    if ASAN_OPTIONS="detect_leaks=$leaks:allocator_may_return_null=1" "$scratch/release/$target" "${options[@]}" \
+    # SWIFT_BACKTRACE=enable=no: the Swift runtime's crash handler would otherwise take the signal of a
+    # fatalError before libFuzzer's, and the input that caused it would not be written out.
+    if SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="detect_leaks=$leaks:allocator_may_return_null=1" "$scratch/release/$target" "${options[@]}" \
         "$corpus" "$root/Fuzzing/Corpus/$target" > "$log" 2>&1; then
         grep -E "^stat::number_of_executed_units|^Done" "$log" | tr '\n' ' ' >&2
         echo >&2

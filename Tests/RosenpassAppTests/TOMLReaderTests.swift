@@ -116,4 +116,22 @@ struct TOMLReaderTests {
         #expect(message(nested) == "accepted")
         #expect(message(Array(repeating: "k", count: 32).joined(separator: ".") + " = 1\n") == "accepted")
     }
+
+    /// Found by FuzzConfig: a `\u0000` escape made our reader and TOMLKit disagree (TOMLKit cuts the
+    /// string at the NUL), and a path with a NUL would name something else in every system call.
+    @Test func nulEscapes_areRefusedWithTheirLine() throws {
+        func message(_ text: String) -> String {
+            do {
+                _ = try ConfigurationTOML.parse(text, file: "nul.toml")
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(message("a = 1\nverbosity = \"Quiet\\u0000x\"\n").hasPrefix("nul.toml:2: "))
+        #expect(message("verbosity = \"Quiet\\u0000x\"\n").contains("no value here may contain a NUL character"))
+        #expect(message("key_out = \"a\\U00000000b\"\n").contains("NUL"))
+        #expect(!message("verbosity = \"Quiet\\u0000x\"\n").contains("disagree"))
+        #expect(message("name = \"caf\\u00e9\"\n") == "accepted")
+    }
 }

@@ -477,6 +477,9 @@ struct TOMLReader {
             guard let unicode = Unicode.Scalar(scalar) else {
                 throw error("\\\(Character(UnicodeScalar(byte))) escape is not a Unicode scalar value")
             }
+            // Valid TOML, but no value of ours can hold a NUL: paths and names end at one in every
+            // system call, so "a\u0000b" would name "a". (TOMLKit also cuts its strings there.)
+            guard scalar != 0 else { throw error("\\\(Character(UnicodeScalar(byte))) escape of NUL: no value here may contain a NUL character") }
             out.append(contentsOf: Array(String(Character(unicode)).utf8))
         default:
             index -= 1
