@@ -73,9 +73,15 @@ start() { # SIDE
     pid[$1]=$!
     started_pids+=("${pid[$1]}")
 }
+forget() { # PID: reaped, so the clean-up must not signal it (the number may be reused)
+    local kept=() started
+    for started in "${started_pids[@]}"; do [ "$started" = "$1" ] || kept+=("$started"); done
+    started_pids=("${kept[@]}")
+}
 crash() { # SIDE: SIGKILL, as a crash or the OOM killer would
     kill -KILL "${pid[$1]}"
     wait "${pid[$1]}" 2> /dev/null || true
+    forget "${pid[$1]}"
 }
 alive() { kill -0 "${pid[a]}" 2> /dev/null || fail "A is not running any more"; }
 same_keys() { [ -s "$a_key" ] && [ -s "$work/b.key" ] && [ "$(cat "$a_key")" = "$(cat "$work/b.key")" ]; }
@@ -147,6 +153,7 @@ log "   an error saying the disk is full, the old key file whole, and the key wr
 for side in a b; do
     kill -TERM "${pid[$side]}"
     wait "${pid[$side]}" 2> /dev/null || true
+    forget "${pid[$side]}"
 done
 grep -q 'Fatal error\|Segmentation' "$work/a.err" "$work/b.err" && fail "a daemon crashed"
 log "passed"

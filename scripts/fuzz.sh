@@ -46,11 +46,11 @@ for target in "${targets[@]}"; do
     # fatalError before libFuzzer's, and the input that caused it would not be written out.
     if SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="detect_leaks=$leaks:allocator_may_return_null=1" "$scratch/release/$target" "${options[@]}" \
         "$corpus" "$root/Fuzzing/Corpus/$target" > "$log" 2>&1; then
-        grep -E "^stat::number_of_executed_units|^Done" "$log" | tr '\n' ' ' >&2
+        { grep -E "^stat::number_of_executed_units|^Done" "$log" || true; } | tr '\n' ' ' >&2
         echo >&2
     else
         echo "FAILED: $target (log: $log)" >&2
-        grep -E "ERROR|Fatal error|SUMMARY|Test unit written" "$log" | head -5 >&2
+        { grep -E "ERROR|Fatal error|SUMMARY|Test unit written" "$log" || true; } | head -5 >&2
         failed+=("$target")
     fi
 done

@@ -56,7 +56,7 @@ struct SocketHandlerCommand: ParsableCommand {
     @Flag(name: .customLong("random-psk-at-start"), help: "Passed to the broker command.")
     var randomPskAtStart = false
 
-    @Option(name: .customLong("max-clients"), help: "Clients served at once; at the limit a new one replaces the longest-connected client that never sent a request.")
+    @Option(name: .customLong("max-clients"), help: "Clients served at once; at the limit a new one replaces the client that never sent a request, or else the one idle longest.")
     var maxClients = 256
 
     @Option(name: .customLong("idle-timeout"), help: "Seconds a client may stay connected without sending its first request.")

@@ -81,10 +81,18 @@ struct KeyFilesTests {
         let fifo = folder.file("fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
         let started = Date()
-        // Nobody has it open for writing: the open does not block and the file reads as empty.
-        #expect(errorText { _ = try StaticKeyFiles.loadPublicKey(fifo) }.contains("expected 524160 bytes, the file has 0"))
-        #expect(errorText { _ = try StaticKeyFiles.loadSecretKey(fifo) }.contains("the file has 0"))
-        #expect(errorText { _ = try Configuration.load(file: fifo, home: nil) }.contains("fifo"))
+        // Nobody opens it for writing: the open does not block, and the read gives up after the wait.
+        #expect(errorText { _ = try FileIO.readBytes(fifo, limit: 10, waitMilliseconds: 200) }
+            .contains("nothing to read within 0 s: this is a pipe, FIFO or device that no one writes to"))
+        // A writer that comes a little later is waited for, as a blocking open would.
+        let late = Thread {
+            usleep(100_000)
+            let fd = open(fifo, O_WRONLY | O_CLOEXEC)
+            _ = write(fd, "xyz", 3)
+            close(fd)
+        }
+        late.start()
+        #expect(try FileIO.readBytes(fifo, limit: 10, waitMilliseconds: 5_000) == Array("xyz".utf8))
         // A writer that never writes: the read gives up after the wait.
         let writer = open(fifo, O_RDWR | O_CLOEXEC)
         defer { close(writer) }

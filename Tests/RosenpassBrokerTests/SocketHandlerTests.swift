@@ -300,6 +300,35 @@ private func processes(named name: String, parent: pid_t) -> [pid_t] {
         #expect(logs.text.contains("disconnected: no request within 1 s of connecting"))
     }
 
+    @Test func whenEveryClientHasSentARequest_theOneIdleLongestMakesRoom() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/broker.sock"
+        var settings = try configuration(path)
+        settings.maximumClients = 3
+        try whileRunning(settings) {
+            #expect(eventually { access(path, F_OK) == 0 })
+            var clients: [Int32] = []
+            defer { clients.forEach { close($0) } }
+            for _ in 0..<3 {  // each proves itself with a request, the first one longest ago
+                let fd = try UnixSocket.connect(path: path)
+                clients.append(fd)
+                POSIX.setSocketTimeouts(fd, seconds: 10)
+                try POSIX.writeAll(fd, request, context: "test")
+                #expect(readExactly(fd, 13) == answer)
+                usleep(50_000)
+            }
+            // Full, and every client has sent a request: the newcomer takes the place of the first.
+            let newcomer = try UnixSocket.connect(path: path)
+            clients.append(newcomer)
+            POSIX.setSocketTimeouts(newcomer, seconds: 10)
+            try POSIX.writeAll(newcomer, request, context: "test")
+            #expect(readExactly(newcomer, 13) == answer)
+            #expect(closedByHandler(clients[0], within: 5), "the client idle longest made room")
+            try POSIX.writeAll(clients[1], request, context: "test")
+            #expect(readExactly(clients[1], 13) == answer, "the others are still served")
+        }
+    }
+
     @Test func theDaemonsClient_reconnectsQuietly_whenItsIdleConnectionIsClosed() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/broker.sock"
@@ -350,13 +379,15 @@ private func processes(named name: String, parent: pid_t) -> [pid_t] {
             var hostile: [Int32] = []
             defer { hostile.forEach { close($0) } }
             let hugePrefix = withUnsafeBytes(of: (UInt64(1) << 63).littleEndian) { Array($0) }
+            let oversized = Frames.frame([UInt8](repeating: 7, count: 400))  // longer than a request: not one
             for index in 0..<1000 {
                 let fd = try UnixSocket.connect(path: path)
                 hostile.append(fd)
-                switch index % 4 {
+                switch index % 5 {
                 case 0: break  // silent
                 case 1: _ = send(fd, Array(request.prefix(3)), 3, Int32(MSG_NOSIGNAL))  // a frame begun, never finished
                 case 2: _ = send(fd, hugePrefix, 8, Int32(MSG_NOSIGNAL))  // a length of 2^63
+                case 3: _ = send(fd, oversized, oversized.count, Int32(MSG_NOSIGNAL))  // answered, then silent
                 default: _ = send(fd, Array(request.prefix(100)), 100, Int32(MSG_NOSIGNAL)); shutdown(fd, Int32(SHUT_WR))  // truncated
                 }
             }

@@ -81,6 +81,8 @@ public final class Daemon {
     private var entropy = SystemEntropy()
     private let logger: Logger
     private let start: timespec
+    /// Whether the warning that secrets are not locked in RAM was given.
+    private var warnedAboutUnlockedSecrets = false
     private var consecutiveErrors = 0
 
     /// SIGINT, SIGTERM and SIGQUIT: the signals that end the daemon (`components.md` §6.2).
@@ -218,6 +220,16 @@ public final class Daemon {
         return sockets
     }
 
+    /// Warns once, the first time a secret could not be locked in RAM (RLIMIT_MEMLOCK).
+    private func warnIfSecretsAreNotLocked() {
+        guard !warnedAboutUnlockedSecrets else { return }
+        let status = SecureMemory.status
+        guard let failure = status.lockFailure else { return }
+        warnedAboutUnlockedSecrets = true
+        logger.warning(
+            "secret keys cannot be locked in RAM (mlock: \(failure)), so the system may write them to swap; raise the limit on locked memory (ulimit -l, or LimitMEMLOCK= in the systemd unit) to \(status.lockedBytes + status.unlockedBytes + 65_536) bytes or more")
+    }
+
     /// The longest the loop sleeps in `poll`. poll's timeout does not run while the machine is
     /// suspended, so after a resume the loop would otherwise wait out the rest of a long sleep before
     /// it looks at the (suspend-aware) clock and finds its sessions stale.
@@ -236,10 +248,7 @@ public final class Daemon {
     ///   and stdout is gone), as the reference gives up after ten event-loop errors.
     public func run() throws(AppError) {
         logger.notice("\(startupSummary)")
-        if let failure = SecureMemory.status.lockFailure {
-            logger.warning(
-                "secret keys cannot be locked in RAM (mlock: \(failure)), so the system may write them to swap; raise the limit on locked memory (ulimit -l, or LimitMEMLOCK= in the systemd unit) to \(SecureMemory.status.lockedBytes + SecureMemory.status.unlockedBytes + 65_536) bytes or more")
-        }
+        warnIfSecretsAreNotLocked()
         if let broker {
             do {
                 try broker.start()
@@ -261,6 +270,7 @@ public final class Daemon {
         let signalSlot = sockets.count
 
         while true {
+            warnIfSecretsAreNotLocked()  // memory for more peers' sessions may hit the limit later
             var iterationFailed = false
             var wake = min(nextPoll, monitor.nextCheck, drops.nextSummary ?? .infinity)
             if wireGuardCommand?.isBusy == true { wake = min(wake, now() + 0.05) }

@@ -29,6 +29,8 @@ final class EndpointResolver: @unchecked Sendable {
     private let resolve: Resolve
     private let lock = PThreadMutex()
     private var finished: [Result] = []
+    /// Lookups whose thread could not be started: already failed, nothing to join.
+    private var notStarted: [Result] = []
     private var running: [Int: JoinableThread] = [:]
 
     init(resolve: @escaping Resolve) throws(AppError) {
@@ -61,7 +63,11 @@ final class EndpointResolver: @unchecked Sendable {
                     _ = write(wakeWriteEnd, &byte, 1)
                 }
             } catch {
-                finished.append(Result(peer: peer, endpoint: endpoint, addresses: .failure(.runtime("cannot start a lookup: \(error)"))))
+                // No thread to join for this one: kept apart from `finished`, whose entries each
+                // have their thread in `running`.
+                notStarted.append(Result(peer: peer, endpoint: endpoint, addresses: .failure(.runtime("cannot start a lookup: \(error)"))))
+                var byte: UInt8 = 1
+                _ = write(wakeWriteEnd, &byte, 1)
             }
         }
     }
@@ -71,9 +77,10 @@ final class EndpointResolver: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 64)
         while read(wakeReadEnd, &buffer, buffer.count) > 0 {}
         let (results, threads) = lock.withLock { () -> ([Result], [JoinableThread]) in
-            let results = finished
+            let threads = finished.compactMap { running.removeValue(forKey: $0.peer) }
+            let results = finished + notStarted
             finished = []
-            let threads = results.compactMap { running.removeValue(forKey: $0.peer) }
+            notStarted = []
             return (results, threads)
         }
         for thread in threads { thread.join() }

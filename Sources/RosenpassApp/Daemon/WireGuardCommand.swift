@@ -45,10 +45,9 @@ final class WireGuardCommand {
     }
 
     deinit {
-        for (_, child) in running {
-            var status: Int32 = 0
-            _ = waitpid(child.pid, &status, 0)
-        }
+        // A `wg` still setting a key gets 5 s to finish; one that hangs must not hang the daemon's
+        // exit, so then SIGTERM and, 5 s later, SIGKILL.
+        for (_, child) in running { _ = ProcessSpawner.end(child.pid, patience: 5) }
         for key in waiting.keys { secureZero(&waiting[key]!) }
     }
 

@@ -35,24 +35,38 @@ enum FileIO {
         _ fd: Int32, path: String, into buffer: UnsafeMutableRawBufferPointer, waitMilliseconds: Int32 = pipeWaitMilliseconds
     ) throws(AppError) -> Int {
         var total = 0
+        var waitedForWriter = false
+        /// Waits up to `waitMilliseconds` for something to read; false when nothing came.
+        func waitForData() throws(AppError) -> Bool {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&entry, 1, waitMilliseconds)
+            if ready < 0 && errno != EINTR { throw .system("poll", path, errno: errno) }
+            return ready != 0
+        }
+        let nothingToRead = AppError.keyFile(
+            path,
+            "nothing to read within \(waitMilliseconds / 1000) s: this is a pipe, FIFO or device that no one writes to; give the path of a regular file")
         while total < buffer.count {
             let got = read(fd, buffer.baseAddress! + total, buffer.count - total)
             if got < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK {
-                    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                    let ready = poll(&entry, 1, waitMilliseconds)
-                    if ready == 0 {
-                        throw .keyFile(
-                            path,
-                            "nothing to read within \(waitMilliseconds / 1000) s: this is a pipe, FIFO or device that no one writes to; give the path of a regular file")
-                    }
-                    if ready < 0 && errno != EINTR { throw .system("poll", path, errno: errno) }
+                    guard try waitForData() else { throw nothingToRead }
                     continue
                 }
                 throw .system("read", path, errno: errno)
             }
-            if got == 0 { break }
+            if got == 0 {
+                // A FIFO that no writer has opened yet reads as end of file at once (we opened it
+                // non-blocking); wait once for a writer, as a blocking open would have, but not forever.
+                var info = stat()
+                if total == 0 && !waitedForWriter && fstat(fd, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO {
+                    waitedForWriter = true
+                    guard try waitForData() else { throw nothingToRead }
+                    continue
+                }
+                break
+            }
             total += got
         }
         return total

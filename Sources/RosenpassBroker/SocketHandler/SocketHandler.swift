@@ -37,8 +37,8 @@ public enum SocketHandlerSource: Sendable {
 ///   second is disconnected), and a client that has sent no request `idleTimeout` after connecting
 ///   is disconnected;
 /// * at `maximumClients`, a new connection takes the place of the longest-connected client that has
-///   never sent a request (nor has one in flight); only when every client has sent requests is the
-///   new connection refused;
+///   never sent a well-formed request, or else of the client whose last request is the oldest (never
+///   one with a request in flight); only when every client has a request in flight is it refused;
 /// * the lines about misbehaving clients are logged at most 10 per 10 s, then counted.
 public final class SocketHandler {
     /// Options of the handler.
@@ -78,8 +78,11 @@ public final class SocketHandler {
         var awaitingAnswer = false
         let label: String
         let connectedAt: Double
-        /// Requests taken from this client (well-formed or not).
+        /// Well-formed SetPsk requests taken from this client (whether the broker grants them or not):
+        /// a client that only sent junk has not shown it speaks the protocol.
         var requests = 0
+        /// When it last sent a well-formed request (or connected, before the first).
+        var lastRequestAt: Double
         /// When the first byte of the frame being read arrived, while one is incomplete.
         var partialSince: Double?
 
@@ -88,6 +91,7 @@ public final class SocketHandler {
             self.fd = fd
             self.label = label
             self.connectedAt = connectedAt
+            self.lastRequestAt = connectedAt
         }
     }
 
@@ -265,7 +269,7 @@ public final class SocketHandler {
                 return
             }
             if clients.count >= configuration.maximumClients && !makeRoom() {
-                problem("refusing a connection: already serving \(clients.count) clients, each of which has sent requests")
+                problem("refusing a connection: already serving \(clients.count) clients, each with a request in flight")
                 close(fd)
                 continue
             }
@@ -304,13 +308,19 @@ public final class SocketHandler {
         if let line = clientProblems.admit(line(), now: POSIX.monotonicNow()) { logger.warning("\(line)") }
     }
 
-    /// At capacity: disconnects the longest-connected client that has never sent a request and has
-    /// none in flight, if there is one.
+    /// At capacity: disconnects the longest-connected client that has never sent a well-formed
+    /// request, or else the one whose last request is oldest; never one with a request in flight.
+    /// (An honest client that is displaced while idle reconnects and is served at once.)
     private func makeRoom() -> Bool {
-        let idle = clients.values.filter { $0.requests == 0 && !$0.awaitingAnswer }
-        guard let oldest = idle.min(by: { ($0.connectedAt, $0.id) < ($1.connectedAt, $1.id) }) else { return false }
-        problem("\(oldest.label) disconnected to make room for a new connection: \(clients.count) clients, and it has sent no request")
-        dropClient(oldest.id, reason: "made room for a new connection")
+        let idle = clients.values.filter { !$0.awaitingAnswer && $0.outbox.isEmpty }
+        let silent = idle.filter { $0.requests == 0 }
+        let chosen = silent.isEmpty
+            ? idle.min(by: { ($0.lastRequestAt, $0.id) < ($1.lastRequestAt, $1.id) })
+            : silent.min(by: { ($0.connectedAt, $0.id) < ($1.connectedAt, $1.id) })
+        guard let chosen else { return false }
+        let why = chosen.requests == 0 ? "it has sent no request" : "its last request is the oldest"
+        problem("\(chosen.label) disconnected to make room for a new connection: \(clients.count) clients, and \(why)")
+        dropClient(chosen.id, reason: "made room for a new connection")
         return true
     }
 
@@ -363,12 +373,14 @@ public final class SocketHandler {
             case nil:
                 return
             case .payload(let request):
-                client.requests += 1
+                if request.pair != nil {
+                    client.requests += 1
+                    client.lastRequestAt = POSIX.monotonicNow()
+                }
                 client.partialSince = client.decoder.bufferedByteCount > 0 ? POSIX.monotonicNow() : nil
                 client.awaitingAnswer = true
                 queue.append(request)
             case .oversized(let length):
-                client.requests += 1
                 client.partialSince = client.decoder.bufferedByteCount > 0 ? POSIX.monotonicNow() : nil
                 problem("\(client.label) sent a \(length)-byte frame (requests are \(BrokerWire.requestSize)); answering InternalError")
                 client.outbox += SetPskResponse(.internalError).encodedFrame
