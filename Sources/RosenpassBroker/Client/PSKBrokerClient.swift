@@ -113,12 +113,11 @@ public final class PSKBrokerClient: @unchecked Sendable {
         public var maximumRetryDelay: Double = 60
         /// Seconds to wait for an answer before the connection counts as broken.
         public var responseTimeout: Double = 30
-        /// A connection the broker closes after nothing was sent or received on it for this long
-        /// (seconds) is reconnected at once and logged at info: the socket handler closes
-        /// connections that sent no request for a while, and displaces idle ones when it is full.
-        /// One closed sooner counts as a lost broker (a forwarded socket whose far end is missing
-        /// accepts and closes at once, and must be reported and backed off). A broker that is
-        /// really gone is reported when the reconnection fails.
+        /// A connection on which no request was sent, closed by the broker after it was open this
+        /// long (seconds), is reconnected at once and logged at info: the socket handler closes
+        /// connections that sent no request for a while. Any other close counts as a lost broker
+        /// (reported, and retried with back-off: a forwarded socket whose far end is missing
+        /// accepts and closes at once).
         public var idleConnectionAge: Double = 30
 
         /// The defaults.
@@ -161,9 +160,9 @@ public final class PSKBrokerClient: @unchecked Sendable {
     private var decoder = FrameDecoder(maximumPayload: BrokerWire.responseSize, discardLimit: UInt64(BrokerWire.responseSize))
     private var inFlight: InFlight?
     private var reconnectAt: Double = 0
-    /// When something was last sent or received on the current connection, or it was made
-    /// (monotonic seconds).
-    private var lastActivityAt: Double = 0
+    /// When the current connection was made (monotonic seconds), and whether a request was sent on it.
+    private var connectedAt: Double = 0
+    private var sentOnConnection = false
     private var backoff: Double
     private var gaveUp = false
     private let wake: (read: Int32, write: Int32)
@@ -368,7 +367,8 @@ public final class PSKBrokerClient: @unchecked Sendable {
         // connection and closes it at once, and must not be retried in a tight loop.
         decoder.reset()
         inFlight = nil
-        lastActivityAt = POSIX.monotonicNow()
+        connectedAt = POSIX.monotonicNow()
+        sentOnConnection = false
         lock.withLock {
             for pair in entries.keys {
                 entries[pair]!.state = .pending
@@ -462,7 +462,7 @@ public final class PSKBrokerClient: @unchecked Sendable {
             }
             request.encodePayload(into: UnsafeMutableRawBufferPointer(rebasing: frame[8...]))
             inFlight = InFlight(peer: pair, generation: generation, since: now)
-            lastActivityAt = now
+            sentOnConnection = true
             try POSIX.writeAll(outgoing, UnsafeRawBufferPointer(frame), context: "\(endpoint)")
         } catch {
             disconnect(reason: "\(error)")
@@ -478,11 +478,11 @@ public final class PSKBrokerClient: @unchecked Sendable {
             return
         }
         if got == 0 {
-            if case .socketPath = endpoint, inFlight == nil, decoder.bufferedByteCount == 0,
-               POSIX.monotonicNow() - lastActivityAt >= options.idleConnectionAge {
+            if case .socketPath = endpoint, !sentOnConnection, decoder.bufferedByteCount == 0,
+               POSIX.monotonicNow() - connectedAt >= options.idleConnectionAge {
                 // The socket handler closes a connection that has sent no request for a while (its
                 // idle timeout, a defence against clients that only hold a slot): routine, not a lost
-                // broker. Reconnect at once; nothing was in flight.
+                // broker. Reconnect at once; nothing was ever sent on it.
                 logger.info("the PSK broker closed the idle connection (\(endpoint)); reconnecting")
                 closeConnection()
                 decoder.reset()
@@ -510,7 +510,6 @@ public final class PSKBrokerClient: @unchecked Sendable {
                 return
             }
             inFlight = nil
-            lastActivityAt = POSIX.monotonicNow()
             backoff = options.initialBackoff
             handle(response.returnCode, for: sent)
             sendNext(now: POSIX.monotonicNow())
