@@ -25,10 +25,13 @@ def request(interface=b"wg0", psk=bytes(range(32)), peer=bytes(range(32, 64)), k
     return struct.pack("<I", kind) + psk + peer + bytes([len(interface)]) + interface.ljust(255, b"\0")
 
 
-# 1. Datagrams: the first byte picks the recorded message (and version); the rest mutates it.
+# 1. Datagrams: the first byte picks the recorded message (and version); the second holds flags; the
+#    rest mutates it.
 for choice in range(18):
     write("FuzzDatagrams", f"message-{choice:02d}", bytes([choice, 0x10, 0, 0]))
     write("FuzzDatagrams", f"mutated-{choice:02d}", bytes([choice, 0x13, 0, 40, 7, 1, 0, 3, 255, 2, 0, 8]))
+    # Flag 0x40: the receiver's timers run after the datagram, at 100 s.
+    write("FuzzDatagrams", f"timers-{choice:02d}", bytes([choice, 0x50, 0, 200]))
 
 # 2. Broker frames: requests, responses, a policy file.
 write("FuzzBrokerFrames", "request", bytes([0, 0x0f, 0xff]) + frame(request()) + frame(request(b"wg1")))
