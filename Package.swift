@@ -65,6 +65,7 @@ let package = Package(
         .target(
             name: "RosenpassApp",
             dependencies: [
+                "CRosenpassSystem",
                 "RosenpassSecureMemory",
                 "RosenpassCrypto",
                 "RosenpassProtocol",

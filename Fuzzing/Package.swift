@@ -11,7 +11,7 @@ let mainPackage = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 
 let targets = [
     "FuzzDatagrams", "FuzzBrokerFrames", "FuzzPrivilegedBroker", "FuzzConfig", "FuzzKeyFiles", "FuzzRPCommandLine", "FuzzNetlink",
-    "FuzzHashes",
+    "FuzzHashes", "FuzzControl",
 ]
 
 let package = Package(

@@ -102,3 +102,13 @@ write("FuzzNetlink", "get-family", struct.pack("<IHHII", 16 + len(family), 0x10,
 
 # 8. Hashes: a piece-size count, piece sizes, and a message of a few Keccak blocks.
 write("FuzzHashes", "blocks", bytes([3, 1, 44, 135]) + bytes(range(256)) * 2)
+
+# 9. The control socket: request frames (status, metrics, a wrong version), a response, a status
+#    JSON, and HTTP request heads.
+def control(payload):
+    return struct.pack("<Q", len(payload)) + payload
+
+write("FuzzControl", "requests", bytes([0]) + control(bytes([1, 1])) + control(bytes([1, 2, 7])) + control(bytes([2, 1])))
+write("FuzzControl", "response", bytes([1, 1, 1, 0]) + b'{"schema":1}')
+write("FuzzControl", "status-json", bytes([2]) + b'{"schema":1,"version":"v","uptime_seconds":1,"listen":[],"broker":{"kind":"none","keys_delivered":0,"keys_failed":0},"datagrams":{"received":0,"dropped":{},"cookie_replies_sent":0},"peers":[]}')
+write("FuzzControl", "http", bytes([3]) + b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")

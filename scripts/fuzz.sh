@@ -18,7 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzDatagrams FuzzBrokerFrames FuzzPrivilegedBroker FuzzConfig FuzzKeyFiles FuzzRPCommandLine FuzzNetlink FuzzHashes)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzDatagrams FuzzBrokerFrames FuzzPrivilegedBroker FuzzConfig FuzzKeyFiles FuzzRPCommandLine FuzzNetlink FuzzHashes FuzzControl)
 sanitize=${FUZZ_SANITIZE:-fuzzer,address}
 scratch=$root/.build-fuzz
 [ "$sanitize" = fuzzer ] && scratch=$root/.build-fuzz-plain

@@ -78,7 +78,7 @@ struct PeerMonitorTests {
         ]
         for (reason, seen, cause) in cases {
             var monitor = monitor()
-            monitor.dropped(reason, detail: "InitHello auth does not decrypt", peer: Self.peer)
+            monitor.dropped(reason, detail: "InitHello auth does not decrypt", peer: Self.peer, at: 10)
             let message = monitor.check(at: 31).first?.message ?? ""
             #expect(message.contains(seen) && message.contains("Likely causes: \(cause)"), "\(message)")
             #expect(!message.contains("down or unreachable"), "evidence replaces the generic causes")

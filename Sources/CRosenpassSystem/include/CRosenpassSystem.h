@@ -10,4 +10,9 @@ int crp_set_dumpable(int dumpable);
 /// prctl(PR_GET_DUMPABLE): 1 or 0, or -1 where there is no such call.
 int crp_get_dumpable(void);
 
+/// accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC): the connection is close-on-exec from
+/// the start, so a process another thread spawns at that moment cannot inherit it. Where there is no
+/// accept4, accept and then fcntl. Returns the new descriptor or -1.
+int crp_accept_nonblocking(int listener);
+
 #endif

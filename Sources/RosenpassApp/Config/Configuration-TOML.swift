@@ -4,7 +4,10 @@ import RosenpassProtocol
 
 extension Configuration {
     /// The keys allowed at the top level, in the order `gen-config` writes them.
-    static let topLevelKeys = ["public_key", "secret_key", "listen", "verbosity", "psk_broker", "peers", "api"]
+    static let topLevelKeys = [
+        "public_key", "secret_key", "listen", "verbosity", "psk_broker", "control_socket", "control_socket_group", "metrics_listen",
+        "peers", "api",
+    ]
     /// The keys allowed in a `[[peers]]` entry.
     static let peerKeys = [
         "public_key", "endpoint", "pre_shared_key", "key_out", "device", "peer", "extra_params",
@@ -80,6 +83,29 @@ private struct SchemaReader: TOMLSchemaReading {
             let path = try string(broker, context: "")
             guard !path.isEmpty else { throw error(broker, "'psk_broker' must be the path of a broker socket, not empty") }
             config.pskBroker = try PathExpansion.expand(path, home: home, file: file, line: broker.keyPosition.line)
+        }
+
+        if let control = table["control_socket"] {
+            let path = try string(control, context: "")
+            guard !path.isEmpty else { throw error(control, "'control_socket' must be the path of the socket to create, not empty") }
+            config.controlSocket = try PathExpansion.expand(path, home: home, file: file, line: control.keyPosition.line)
+        }
+        if let group = table["control_socket_group"] {
+            let name = try string(group, context: "")
+            guard !name.isEmpty else { throw error(group, "'control_socket_group' must name a group, not be empty") }
+            guard config.controlSocket != nil else {
+                throw error(group, "'control_socket_group' is set but 'control_socket' is not; it names the group of that socket")
+            }
+            config.controlSocketGroup = name
+        }
+        if let metrics = table["metrics_listen"] {
+            let address = try string(metrics, context: "")
+            guard SocketAddress(literal: address) != nil else {
+                throw error(
+                    metrics,
+                    "'metrics_listen' must be an IP socket address such as \"127.0.0.1:9586\" or \"[::1]:9586\", not \"\(address)\"")
+            }
+            config.metricsListen = address
         }
 
         if let api = table["api"] {

@@ -11,6 +11,9 @@ extension Configuration {
         lines.append("listen = \(TOMLString.array(listen))")
         lines.append("verbosity = \(TOMLString.quote(verbosity.rawValue))")
         if let pskBroker { lines.append("psk_broker = \(TOMLString.quote(pskBroker))") }
+        if let controlSocket { lines.append("control_socket = \(TOMLString.quote(controlSocket))") }
+        if let controlSocketGroup { lines.append("control_socket_group = \(TOMLString.quote(controlSocketGroup))") }
+        if let metricsListen { lines.append("metrics_listen = \(TOMLString.quote(metricsListen))") }
         if peers.isEmpty { lines.append("peers = []") }
         if hasAPITable {
             lines += ["", "[api]", "listen_path = []", "listen_fd = []", "stream_fd = []"]
@@ -57,6 +60,12 @@ extension Configuration {
 
         # Hand WireGuard keys to a running rosenpass-wireguard-broker-socket-handler:
         # psk_broker = "/run/rosenpass/broker.sock"
+
+        # Serve `rosenpass status`, `rosenpass metrics` and `rosenpass reload` on a unix socket
+        # (mode 0600, or 0660 for the group named), and Prometheus metrics over HTTP:
+        # control_socket = "/run/rosenpass/rosenpass.sock"
+        # control_socket_group = "rosenpass"
+        # metrics_listen = "127.0.0.1:9586"
 
         [[peers]]
         # How the log names this peer (optional keys are commented out):

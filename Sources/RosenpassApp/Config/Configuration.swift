@@ -7,7 +7,8 @@ import RosenpassProtocol
 /// It is read from a TOML file (`exchange-config`, ``Configuration/load(file:environment:)``) or from
 /// the legacy `exchange` arguments (``LegacyExchangeArguments``), and written back as TOML by
 /// `exchange -c` and `gen-config` (``Configuration/tomlText``). The schema is the reference's
-/// (`components.md` §4.1, §4.2), plus `psk_broker` at the top level and `name` and `mceliece_variant` per peer.
+/// (`components.md` §4.1, §4.2), plus `psk_broker`, `control_socket`, `control_socket_group` and
+/// `metrics_listen` at the top level and `name` and `mceliece_variant` per peer.
 public struct Configuration: Sendable, Equatable {
     /// Our static public key file (`public_key`).
     public var publicKeyPath: String?
@@ -21,6 +22,15 @@ public struct Configuration: Sendable, Equatable {
     /// A running `rosenpass-wireguard-broker-socket-handler` socket to hand WireGuard keys to
     /// (`psk_broker`, our addition; `--psk-broker` overrides it).
     public var pskBroker: String?
+    /// Where the daemon serves `rosenpass status`, `metrics` and `reload` (`control_socket`, our
+    /// addition; docs/control-socket.md). Off when absent.
+    public var controlSocket: String?
+    /// The group that may use the control socket (`control_socket_group`): the socket is then mode
+    /// 0660 and owned by it; otherwise 0600 (only the daemon's user).
+    public var controlSocketGroup: String?
+    /// An IP socket address on which the daemon serves Prometheus metrics over HTTP
+    /// (`metrics_listen`, e.g. "127.0.0.1:9586"). Off when absent.
+    public var metricsListen: String?
     /// The peers (`[[peers]]`).
     public var peers: [PeerSettings]
     /// Whether an (empty) `[api]` table was present; kept so that `exchange -c` round-trips.

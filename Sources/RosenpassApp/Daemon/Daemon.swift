@@ -76,6 +76,13 @@ public final class Daemon {
     private let broker: PSKBrokerClient?
     private let wireGuardCommand: WireGuardCommand?
     private let resolver: EndpointResolver?
+    /// `control_socket`: status, metrics (docs/control-socket.md).
+    private let control: ControlServer?
+    /// `metrics_listen`: Prometheus over HTTP.
+    private let metricsServer: MetricsHTTPServer?
+    /// What the broker client reported (its thread writes, the loop reads).
+    private let brokerCounters = BrokerCounters()
+    private var datagramsReceived = 0
     private var monitor: PeerMonitor
     private var drops = DropLog()
     private var entropy = SystemEntropy()
@@ -178,10 +185,31 @@ public final class Daemon {
             self.broker = nil
         case .endpoint(let endpoint):
             do {
-                self.broker = try PSKBrokerClient(endpoint: endpoint, logger: logger)
+                let counters = brokerCounters
+                self.broker = try PSKBrokerClient(endpoint: endpoint, logger: logger) { counters.record($0) }
             } catch {
                 throw .runtime("cannot set up the PSK broker client (\(endpoint)): \(error)")
             }
+        }
+        if let path = configuration.controlSocket {
+            var group: gid_t?
+            if let name = configuration.controlSocketGroup {
+                guard let entry = getgrnam(name) else {
+                    throw .runtime("control_socket_group: there is no group named \(name)")
+                }
+                group = entry.pointee.gr_gid
+            }
+            control = try ControlServer(path: path, group: group, logger: logger)
+        } else {
+            control = nil
+        }
+        if let address = configuration.metricsListen {
+            guard let literal = SocketAddress(literal: address) else {
+                throw .runtime("metrics_listen \"\(address)\" is not an IP socket address")
+            }
+            metricsServer = try MetricsHTTPServer(binding: literal, logger: logger)
+        } else {
+            metricsServer = nil
         }
         var now = timespec()
         clock_gettime(POSIX.timerClock, &now)
@@ -258,15 +286,16 @@ public final class Daemon {
         }
         eraseWireGuardKeysAtStart()
         defer {
+            control?.shutdown()
             broker?.shutdown()
             resolver?.shutdown()
         }
 
         var receiveBuffer = [UInt8](repeating: 0, count: 4096)
         var nextPoll: Seconds = 0
-        var fds = sockets.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
-        fds.append(pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0))
-        if let resolver { fds.append(pollfd(fd: resolver.wakeReadEnd, events: Int16(POLLIN), revents: 0)) }
+        var fixed = sockets.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        fixed.append(pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0))
+        if let resolver { fixed.append(pollfd(fd: resolver.wakeReadEnd, events: Int16(POLLIN), revents: 0)) }
         let signalSlot = sockets.count
 
         while true {
@@ -274,6 +303,18 @@ public final class Daemon {
             var iterationFailed = false
             var wake = min(nextPoll, monitor.nextCheck, drops.nextSummary ?? .infinity)
             if wireGuardCommand?.isBusy == true { wake = min(wake, now() + 0.05) }
+            // The control and metrics clients come and go: their descriptors follow the fixed ones.
+            var fds = fixed
+            let controlSlot = fds.count
+            if let control {
+                fds += control.pollDescriptors
+                wake = min(wake, control.nextDeadline)
+            }
+            let metricsSlot = fds.count
+            if let metricsServer {
+                fds += metricsServer.pollDescriptors
+                wake = min(wake, metricsServer.nextDeadline)
+            }
             let timeout = max(0, min(wake - now(), Self.longestSleep))
             let milliseconds = Int32((timeout * 1000).rounded(.up))
             let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), milliseconds) }
@@ -293,6 +334,12 @@ public final class Daemon {
             }
             if let resolver, fds[signalSlot + 1].revents != 0 {
                 for result in resolver.takeResults() { apply(result) }
+            }
+            if let control {
+                control.handle(fds[controlSlot..<metricsSlot], now: now()) { request, who in answer(request, from: who) }
+            }
+            if let metricsServer {
+                metricsServer.handle(fds[metricsSlot...], now: now()) { self.statusSnapshot(at: self.now()).prometheusText }
             }
             let time = now()
             let outcome = server.poll(now: time, entropy: &entropy)
@@ -317,6 +364,61 @@ public final class Daemon {
         logger.notice(
             "status: up \(humanDuration(time)); \(peers.count) peer\(peers.count == 1 ? "" : "s"); \(dropped) datagram\(dropped == 1 ? "" : "s") dropped\(reasons.isEmpty ? "" : " (\(reasons))"); \(drops.cookieReplies) cookie request\(drops.cookieReplies == 1 ? "" : "s") sent")
         for line in monitor.statusLines(at: time) { logger.notice("status: \(line)") }
+    }
+
+    // MARK: - Control
+
+    /// Answers a control request (docs/control-socket.md).
+    private func answer(_ request: ControlRequest, from who: String) -> ControlResponse {
+        switch request.kind {
+        case .status:
+            do {
+                return ControlResponse(kindCode: request.kind.rawValue, result: .ok, body: try statusSnapshot(at: now()).encodedJSON())
+            } catch {
+                return ControlResponse(answering: request, .failed, text: "the status could not be encoded: \(error)")
+            }
+        case .metrics:
+            return ControlResponse(answering: request, .ok, text: statusSnapshot(at: now()).prometheusText)
+        }
+    }
+
+    /// The daemon and every peer now, for `rosenpass status` and the metrics.
+    func statusSnapshot(at time: Seconds) -> DaemonStatus {
+        let brokerState: DaemonStatus.Broker
+        if let broker {
+            let counts = brokerCounters.snapshot
+            brokerState = .init(
+                kind: "broker", endpoint: broker.endpoint.description, connected: counts.connected,
+                keysDelivered: counts.delivered, keysFailed: counts.failed)
+        } else if let wireGuardCommand {
+            brokerState = .init(kind: "wg", endpoint: nil, connected: nil, keysDelivered: wireGuardCommand.succeeded, keysFailed: wireGuardCommand.failed)
+        } else {
+            brokerState = .init(kind: "none", endpoint: nil, connected: nil, keysDelivered: 0, keysFailed: 0)
+        }
+        let peerStates = peers.map { runtime -> DaemonStatus.Peer in
+            let core = server.status(of: runtime.handle)
+            let watched = monitor.peers[runtime.index]
+            let next: Double? = core.awaiting != nil ? 0 : core.rekeyAt.map { max(0, $0 - time) } ?? (core.initiates ? 0 : nil)
+            return DaemonStatus.Peer(
+                name: runtime.label.name, id: runtime.peerID, label: runtime.label.description,
+                endpoint: runtime.label.endpoint, lastSeenAt: runtime.learned?.address.description,
+                wireGuardDevice: runtime.label.wireGuard?.device, wireGuardPeer: runtime.label.wireGuard?.peerKey,
+                keyOut: runtime.keyOut, protocolVersion: server.version(of: runtime.handle).rawValue,
+                mcelieceVariant: core.initiatorVariant.rawValue, mcelieceVariantSource: core.variantSource.rawValue,
+                initiates: core.initiates, lastExchangeSecondsAgo: watched.lastKeyAt.map { time - $0 },
+                nextRekeySeconds: next, handshakeAwaiting: core.awaiting.map { "\($0)" },
+                handshakesStarted: watched.handshakesStarted, handshakesCompleted: watched.handshakesCompleted,
+                handshakesFailed: watched.handshakesExpired, lastFailure: watched.lastFailure?.what,
+                lastFailureSecondsAgo: watched.lastFailure.map { time - $0.at }, holdsCookie: core.holdsCookie,
+                cookieRequests: watched.cookieRequests, overdue: watched.warnings > 0)
+        }
+        return DaemonStatus(
+            version: RosenpassCommand.version, uptimeSeconds: time, listen: sockets.map { $0.localAddress.description },
+            broker: brokerState,
+            datagrams: .init(
+                received: datagramsReceived, dropped: Dictionary(uniqueKeysWithValues: drops.totals.map { ($0.key.rawValue, $0.value) }),
+                cookieRepliesSent: drops.cookieReplies),
+            peers: peerStates)
     }
 
     /// The notice that opens the log: what runs, where it listens, and its peers.
@@ -354,8 +456,10 @@ public final class Daemon {
             case nil:
                 return succeeded
             case .refused:
+                datagramsReceived += 1
                 drops.refused(.rateLimited, at: time)
             case .datagram(let count, let sender):
+                datagramsReceived += 1
                 if !handle(Array(buffer.prefix(count)), from: sender, socket: index) { succeeded = false }
             }
         }
@@ -395,7 +499,7 @@ public final class Daemon {
     /// logged at info level within ``DropLog``'s limits.
     private func noteDropped(_ datagram: [UInt8], from sender: SocketAddress, error: ProtocolError, at time: Seconds) {
         let index = error.peer?.index ?? peerByAddress[sender.unmapped]
-        if let index { monitor.dropped(error.reason, detail: error.detail, peer: PeerHandle(index: index)) }
+        if let index { monitor.dropped(error.reason, detail: error.detail, peer: PeerHandle(index: index), at: time) }
         log(drops.dropped(error.reason, at: time) {
             let kind = datagram.first.flatMap(MessageType.init(rawValue:)).map { "\($0)" } ?? "datagram"
             let whose = index.map { " (peer \(self.peers[$0].label))" } ?? ""
@@ -611,4 +715,26 @@ public final class Daemon {
         let delay = 0.01 * Double(1 << (consecutiveErrors - 1))
         usleep(UInt32(delay * 1_000_000))
     }
+}
+
+/// The PSK broker client's reports, counted for status and metrics. The client's thread writes, the
+/// daemon's loop reads.
+final class BrokerCounters: @unchecked Sendable {
+    private let lock = PThreadMutex()
+    private var connected = false
+    private var delivered = 0
+    private var failed = 0
+
+    func record(_ event: PSKBrokerClientEvent) {
+        lock.withLock {
+            switch event {
+            case .connected: connected = true
+            case .disconnected, .unrecoverable: connected = false
+            case .delivered: delivered += 1
+            case .failed: failed += 1
+            }
+        }
+    }
+
+    var snapshot: (connected: Bool, delivered: Int, failed: Int) { lock.withLock { (connected, delivered, failed) } }
 }

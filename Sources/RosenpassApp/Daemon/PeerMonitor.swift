@@ -54,6 +54,8 @@ struct PeerMonitor {
         /// Why datagrams of this peer were dropped, since its last key.
         var evidence: [DropReason: Evidence] = [:]
         var cookieRequests = 0
+        /// The last thing that went wrong with this peer, and when (kept across keys, for status).
+        var lastFailure: (what: String, at: Seconds)?
         /// Warnings given in the current overdue stretch, and when the next is due.
         var warnings = 0
         var nextCheck: Seconds
@@ -103,6 +105,7 @@ struct PeerMonitor {
         case .handshakeExpired(_, let awaiting, let retransmissions):
             peers[index].handshakesExpired += 1
             if awaiting == .respHello {
+                peers[index].lastFailure = ("handshake given up: no RespHello in 180 s", now)
                 return [LogLine(.info, "\(name): handshake given up after 180 s without a RespHello (\(retransmissions) retransmissions)")]
             }
             return [LogLine(.debug, "\(name): the peer never confirmed our last InitConf; we hold that handshake's key anyway")]
@@ -156,6 +159,7 @@ struct PeerMonitor {
     /// The peer's key expired: WireGuard gets a random key until the next exchange.
     mutating func keyExpired(_ peer: PeerHandle, at now: Seconds) -> [LogLine] {
         guard peers.indices.contains(peer.index) else { return [] }
+        peers[peer.index].lastFailure = ("key expired: no new key for 180 s", now)
         return [
             LogLine(
                 .warning,
@@ -164,8 +168,9 @@ struct PeerMonitor {
     }
 
     /// A dropped datagram that could be told to come from `peer`.
-    mutating func dropped(_ reason: DropReason, detail: String, peer: PeerHandle) {
+    mutating func dropped(_ reason: DropReason, detail: String, peer: PeerHandle, at now: Seconds) {
         guard peers.indices.contains(peer.index) else { return }
+        peers[peer.index].lastFailure = ("datagram dropped: \(reason)\(detail.isEmpty ? "" : " (\(detail))")", now)
         peers[peer.index].evidence[reason, default: Evidence()].count += 1
         peers[peer.index].evidence[reason]!.lastDetail = detail
     }

@@ -35,6 +35,9 @@ final class WireGuardCommand {
     private let targets: [Int: Target]
     private var running: [Int: Running] = [:]
     private var waiting: [Int: [UInt8]] = [:]
+    /// `wg set` runs that succeeded and that failed (or could not start), for status and metrics.
+    private(set) var succeeded = 0
+    private(set) var failed = 0
 
     /// - Parameters:
     ///   - executable: `wg`, or its path.
@@ -92,12 +95,14 @@ final class WireGuardCommand {
             running[peer] = nil
             let label = labels.indices.contains(peer) ? "\(labels[peer])" : "#\(peer)"
             if result == child.pid && status != 0 {
+                failed += 1
                 lines.append(
                     LogLine(
                         .error,
                         "peer \(label): `\(executable) set \(targets[peer]!.device) …` \(ProcessSpawner.describe(status: status)); WireGuard did not get the key (its message, if any, is above)"
                     ))
             } else {
+                succeeded += 1
                 lines.append(LogLine(.debug, "peer \(label): `\(executable) set` done in \(Int((now - child.startedAt) * 1000)) ms"))
             }
             if var key = waiting.removeValue(forKey: peer) {
@@ -116,6 +121,7 @@ final class WireGuardCommand {
         do {
             input = try POSIX.pipe()
         } catch {
+            failed += 1
             return [LogLine(.error, "\(name): cannot run \(executable): \(error)")]
         }
         defer { close(input.write) }
@@ -130,6 +136,7 @@ final class WireGuardCommand {
             running[peer] = Running(pid: pid, startedAt: now)
         } catch {
             close(input.read)
+            failed += 1
             return [LogLine(.error, "\(name): cannot run \(executable) set: \(error)")]
         }
         key.withUnsafeBytes { bytes in

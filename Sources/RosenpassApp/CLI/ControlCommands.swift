@@ -1,0 +1,88 @@
+// `rosenpass status` and `rosenpass metrics`: questions to a running daemon over its control socket
+// (docs/control-socket.md).
+
+import ArgumentParser
+
+/// Where the control socket is: `--socket`, else `control_socket` in `--config`'s file, else the default.
+struct ControlSocketOptions: ParsableArguments {
+    @Option(name: .customLong("socket"), help: ArgumentHelp("The daemon's control socket (default: control_socket of --config, or \(ControlClient.defaultPath)).", valueName: "PATH"))
+    var socket: String?
+
+    @Option(name: [.customShort("c"), .customLong("config")], help: ArgumentHelp("The daemon's configuration file, to find its control_socket.", valueName: "FILE"))
+    var config: String?
+
+    func path() throws(AppError) -> String {
+        if let socket { return socket }
+        if let config {
+            let configuration = try Configuration.load(file: config, home: Environment.home)
+            guard let path = configuration.controlSocket else {
+                throw .usage("\(config) sets no control_socket, so its daemon cannot be asked; add control_socket = \"\(ControlClient.defaultPath)\" and restart it")
+            }
+            return path
+        }
+        return ControlClient.defaultPath
+    }
+
+    /// Sends `request` and returns the body of a successful answer.
+    func ask(_ request: ControlRequest) throws(AppError) -> [UInt8] {
+        let path = try path()
+        let response = try ControlClient.send(request, to: path)
+        guard response.result == .ok else {
+            throw .runtime("the daemon at \(path) answered \(response.result): \(response.text)")
+        }
+        return response.body
+    }
+}
+
+/// `rosenpass status [--json]`.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show a running daemon's peers, keys and handshakes.",
+        discussion: """
+            Asks the daemon over its control socket (control_socket in its configuration) and prints, per \
+            peer: endpoint (configured and last seen), WireGuard interface and peer, McEliece format, the \
+            latest key exchange and the next, handshakes completed and failed, the last failure and the \
+            cookie state; and for the daemon: uptime, the PSK broker's link, and datagrams received and \
+            dropped by reason. --json prints the daemon's answer as it came (schema in docs/control-socket.md).
+            """
+    )
+
+    @OptionGroup var where_: ControlSocketOptions
+
+    @Flag(help: "Print JSON instead of the table.")
+    var json = false
+
+    func run() throws {
+        let body = try where_.ask(ControlRequest(.status))
+        if json {
+            print(String(decoding: body, as: UTF8.self))
+            return
+        }
+        let status: DaemonStatus
+        do {
+            status = try DaemonStatus(json: body)
+        } catch {
+            throw AppError.runtime("the daemon's status could not be read (\(error)); try --json")
+        }
+        print(status.table, terminator: "")
+    }
+}
+
+/// `rosenpass metrics`.
+struct MetricsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metrics",
+        abstract: "Print a running daemon's metrics in the Prometheus text format.",
+        discussion: """
+            The same text the daemon serves at http://METRICS_LISTEN/metrics when metrics_listen is set; \
+            for node_exporter's textfile collector, redirect it into a .prom file.
+            """
+    )
+
+    @OptionGroup var where_: ControlSocketOptions
+
+    func run() throws {
+        print(String(decoding: try where_.ask(ControlRequest(.metrics)), as: UTF8.self), terminator: "")
+    }
+}
