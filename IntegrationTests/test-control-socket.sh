@@ -3,7 +3,7 @@
 # (docs/control-socket.md):
 #   1. both daemons serve status on their control_socket (mode 0600); after the first exchange the
 #      table and the JSON agree with the key files: one handshake completed, a recent exchange, the
-#      next rekey ahead, the peer's last-seen address;
+#      next rekey ahead, the peer's last-seen address; bob logs JSON lines (log_format = "json");
 #   2. the metrics, over the control socket and over HTTP (metrics_listen), parse with the Prometheus
 #      project's own text parser (python3-prometheus-client) and hold the same facts;
 #   3. hostile clients: a request too large, a wrong protocol version and junk get an error answer
@@ -53,6 +53,7 @@ public_key = "$work/bob.pk"
 secret_key = "$work/bob.sk"
 listen = []
 control_socket = "$work/bob.sock"
+log_format = "json"
 
 [[peers]]
 name = "alice"
@@ -91,6 +92,14 @@ assert 0 <= peer["last_exchange_seconds_ago"] < 30, peer
 assert 90 < peer["next_rekey_seconds"] <= 130, peer
 assert peer["mceliece_variant"] == "round3" and peer["mceliece_variant_source"] == "learned", peer
 assert status["broker"]["kind"] == "none", status["broker"]
+EOF
+
+log "1b. bob's log is JSON lines (log_format = json)"
+"$python" - "$work/bob.err" << 'EOF' || fail "bob's log is not JSON lines: $(head -3 "$work/bob.err")"
+import json, sys
+records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+assert records and all(set(r) >= {"time", "level", "logger", "message"} for r in records), records
+assert any(r["level"] == "notice" and r["message"].startswith("Exchanged key with peer alice") for r in records), records
 EOF
 
 log "2. metrics over the control socket and over HTTP, read by prometheus_client's parser"

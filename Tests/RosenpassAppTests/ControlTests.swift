@@ -296,3 +296,24 @@ final class Locked<Value>: @unchecked Sendable {
         return body(&value)
     }
 }
+
+@Suite("JSON log lines")
+struct JSONLogTests {
+    @Test func lines_areOneEscapedObjectEach() throws {
+        let line = JSONLogHandler.line(
+            time: "2026-12-06T10:57:10.123Z", level: .notice, label: "rosenpass", message: "peer \"a\\b\"\n\u{1}tab\t",
+            metadata: ["peer": "bob", "message": "not this one"])
+        #expect(line == #"{"time":"2026-12-06T10:57:10.123Z","level":"notice","logger":"rosenpass","message":"peer \"a\\b\"\n\u0001tab\t","peer":"bob"}"# + "\n")
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+        #expect(object?["message"] == "peer \"a\\b\"\n\u{1}tab\t")
+        #expect(JSONLogHandler.now().count == 24 && JSONLogHandler.now().hasSuffix("Z"))
+    }
+
+    @Test func logFormat_isConfigured() throws {
+        let base = "public_key = \"pk\"\nsecret_key = \"sk\"\nlisten = []\npeers = []\n"
+        let config = try Configuration.parse(base + "log_format = \"json\"\n", file: "c.toml", home: nil)
+        #expect(config.logFormat == .json)
+        #expect(try Configuration.parse(config.tomlText, file: "c.toml", home: nil).logFormat == .json)
+        #expect(throws: AppError.self) { try Configuration.parse(base + "log_format = \"xml\"\n", file: "c.toml", home: nil) }
+    }
+}

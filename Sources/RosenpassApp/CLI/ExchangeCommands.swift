@@ -145,7 +145,7 @@ struct ValidateCommand: ParsableCommand, RootOptionsReading {
 /// Starting the daemon from a configuration, for `exchange` and `exchange-config`.
 enum DaemonLauncher {
     static func run(_ configuration: Configuration, root: RosenpassCommand) throws(AppError) {
-        let logger = AppLogging.logger(level: logLevel(configuration, root: root))
+        let logger = AppLogging.logger(level: logLevel(configuration, root: root), format: configuration.logFormat)
 
         try configuration.checkUsefulness()
         let loaded = try configuration.load()

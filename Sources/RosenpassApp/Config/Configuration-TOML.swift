@@ -6,6 +6,7 @@ extension Configuration {
     /// The keys allowed at the top level, in the order `gen-config` writes them.
     static let topLevelKeys = [
         "public_key", "secret_key", "listen", "verbosity", "psk_broker", "control_socket", "control_socket_group", "metrics_listen",
+        "log_format",
         "peers", "api",
     ]
     /// The keys allowed in a `[[peers]]` entry.
@@ -106,6 +107,14 @@ private struct SchemaReader: TOMLSchemaReading {
                     "'metrics_listen' must be an IP socket address such as \"127.0.0.1:9586\" or \"[::1]:9586\", not \"\(address)\"")
             }
             config.metricsListen = address
+        }
+
+        if let format = table["log_format"] {
+            let text = try string(format, context: "")
+            guard let value = LogFormat(rawValue: text) else {
+                throw error(format, "'log_format' must be \"text\" or \"json\", not \"\(text)\"")
+            }
+            config.logFormat = value
         }
 
         if let api = table["api"] {

@@ -14,6 +14,7 @@ extension Configuration {
         if let controlSocket { lines.append("control_socket = \(TOMLString.quote(controlSocket))") }
         if let controlSocketGroup { lines.append("control_socket_group = \(TOMLString.quote(controlSocketGroup))") }
         if let metricsListen { lines.append("metrics_listen = \(TOMLString.quote(metricsListen))") }
+        if logFormat != .text { lines.append("log_format = \(TOMLString.quote(logFormat.rawValue))") }
         if peers.isEmpty { lines.append("peers = []") }
         if hasAPITable {
             lines += ["", "[api]", "listen_path = []", "listen_fd = []", "stream_fd = []"]
@@ -57,6 +58,8 @@ extension Configuration {
         # Every key exchange, start-up and trouble are logged on stderr either way; "Verbose" adds
         # each handshake's progress and every dropped datagram.
         verbosity = "Verbose"
+        # One JSON object per log line (for journald or ELK) instead of text:
+        # log_format = "json"
 
         # Hand WireGuard keys to a running rosenpass-wireguard-broker-socket-handler:
         # psk_broker = "/run/rosenpass/broker.sock"

@@ -8,7 +8,7 @@ import RosenpassProtocol
 /// the legacy `exchange` arguments (``LegacyExchangeArguments``), and written back as TOML by
 /// `exchange -c` and `gen-config` (``Configuration/tomlText``). The schema is the reference's
 /// (`components.md` §4.1, §4.2), plus `psk_broker`, `control_socket`, `control_socket_group` and
-/// `metrics_listen` at the top level and `name` and `mceliece_variant` per peer.
+/// `metrics_listen` and `log_format` at the top level and `name` and `mceliece_variant` per peer.
 public struct Configuration: Sendable, Equatable {
     /// Our static public key file (`public_key`).
     public var publicKeyPath: String?
@@ -31,6 +31,8 @@ public struct Configuration: Sendable, Equatable {
     /// An IP socket address on which the daemon serves Prometheus metrics over HTTP
     /// (`metrics_listen`, e.g. "127.0.0.1:9586"). Off when absent.
     public var metricsListen: String?
+    /// How the daemon writes its log (`log_format`, our addition): text lines, or JSON lines.
+    public var logFormat: LogFormat = .text
     /// The peers (`[[peers]]`).
     public var peers: [PeerSettings]
     /// Whether an (empty) `[api]` table was present; kept so that `exchange -c` round-trips.
