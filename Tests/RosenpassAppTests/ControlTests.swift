@@ -16,6 +16,7 @@ struct ControlProtocolTests {
     @Test func requests_roundTrip() {
         let request = ControlRequest(.metrics, body: [1, 2, 3])
         #expect(request.encodedPayload == [1, 2, 1, 2, 3])
+        #expect(ControlRequest.decode([1, 3]) == .request(ControlRequest(.reload)))
         #expect(ControlRequest.decode(request.encodedPayload) == .request(request))
     }
 

@@ -236,6 +236,47 @@ struct HandshakeTests {
         #expect(pair.b.state == afterPoll)
     }
 
+    @Test("a removed peer: its session and handshake end, its datagrams are dropped as a stranger's, no timer starts a handshake; added again, it starts afresh and no InitConf from before opens a session")
+    func removedPeer() throws {
+        var pair = try ServerPair()
+        let hello = try pair.a.initiateHandshake(with: ServerPair.peer, now: 0, entropy: &pair.entropyA)
+        let resp = try #require(try pair.toB(hello, at: 0).reply)
+        let conf = try #require(try pair.toA(resp, at: 0).reply)
+        _ = try pair.toB(conf, at: 0)
+        #expect(pair.b.hasSession(with: ServerPair.peer))
+        let sessionsBefore = pair.b.state.sessionIndex.count
+
+        try pair.b.removePeer(ServerPair.peer)
+        #expect(pair.b.isRemoved(ServerPair.peer) && !pair.b.hasSession(with: ServerPair.peer))
+        #expect(pair.b.state.sessionIndex.count == sessionsBefore - 1 && pair.b.state.peerIDIndex.isEmpty)
+        #expect(pair.b.state.responseCacheIndex.isEmpty && pair.b.state.peers[0].publicKey.isEmpty)
+        #expect(throws: ProtocolError.self) { try pair.b.initiateHandshake(with: ServerPair.peer, now: 1, entropy: &pair.entropyB) }
+        #expect(throws: ProtocolError.self) { try pair.b.removePeer(ServerPair.peer) }
+        let again = try pair.a.initiateHandshake(with: ServerPair.peer, now: 1, entropy: &pair.entropyA)
+        do {
+            _ = try pair.toB(again, at: 1)
+            Issue.record("a removed peer's InitHello was answered")
+        } catch {
+            #expect((error as? ProtocolError)?.reason == .unknownPeer)
+        }
+        #expect(pair.b.poll(now: 500, entropy: &pair.entropyB).messages.isEmpty, "no handshake with a removed peer")
+
+        let readded = try pair.b.addPeer(
+            PeerConfiguration(publicKey: TestKeys.a.publicKey, presharedKey: SecretBytes([UInt8](repeating: 0x42, count: 32)), version: .v03))
+        #expect(readded == PeerHandle(index: 1) && !pair.b.hasSession(with: readded))
+        do {
+            _ = try pair.toB(conf, at: 2)
+            Issue.record("an InitConf from before the peer was added again opened a session")
+        } catch {
+            #expect((error as? ProtocolError)?.reason == .replay)
+        }
+        let fresh = try pair.a.initiateHandshake(with: ServerPair.peer, now: 3, entropy: &pair.entropyA)
+        let freshResp = try #require(try pair.toB(fresh, at: 3).reply)
+        let freshConf = try #require(try pair.toA(freshResp, at: 3).reply)
+        let done = try pair.toB(freshConf, at: 3)
+        #expect(done.events.count == 1 && pair.b.hasSession(with: readded))
+    }
+
     @Test("a biscuit stays valid while its key lives; once the key is erased (600 s) the InitConf is refused")
     func biscuitExpiry() throws {
         for (delay, accepted) in [(299.0, true), (600.0, false)] {

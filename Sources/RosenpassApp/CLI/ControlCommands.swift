@@ -86,3 +86,24 @@ struct MetricsCommand: ParsableCommand {
         print(String(decoding: try where_.ask(ControlRequest(.metrics)), as: UTF8.self), terminator: "")
     }
 }
+
+/// `rosenpass reload`.
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload",
+        abstract: "Make a running daemon read its configuration file again.",
+        discussion: """
+            The same as sending it SIGHUP, but the answer says what happened. Added peers start, removed \
+            peers stop (WireGuard and key_out get a random key, so nothing keeps using their last key), \
+            changed peers start afresh, and unchanged peers keep their sessions and timers. A configuration \
+            with an error changes nothing, and the error is printed. Changes outside the peers (our keys, \
+            listen, the broker, the sockets, logging) take effect at the next start; the answer names them.
+            """
+    )
+
+    @OptionGroup var where_: ControlSocketOptions
+
+    func run() throws {
+        print(String(decoding: try where_.ask(ControlRequest(.reload)), as: UTF8.self))
+    }
+}

@@ -29,7 +29,7 @@ struct ExchangeConfigCommand: ParsableCommand, RootOptionsReading {
 
     func run() throws {
         let configuration = try Configuration.load(file: configFile, home: Environment.home)
-        try DaemonLauncher.run(configuration, root: root)
+        try DaemonLauncher.run(configuration, root: root, file: configFile)
     }
 }
 
@@ -144,7 +144,8 @@ struct ValidateCommand: ParsableCommand, RootOptionsReading {
 
 /// Starting the daemon from a configuration, for `exchange` and `exchange-config`.
 enum DaemonLauncher {
-    static func run(_ configuration: Configuration, root: RosenpassCommand) throws(AppError) {
+    /// - Parameter file: the configuration file, which `rosenpass reload` and SIGHUP read again.
+    static func run(_ configuration: Configuration, root: RosenpassCommand, file: String? = nil) throws(AppError) {
         let logger = AppLogging.logger(level: logLevel(configuration, root: root), format: configuration.logFormat)
 
         try configuration.checkUsefulness()
@@ -154,7 +155,8 @@ enum DaemonLauncher {
         let broker = try brokerChoice(configuration, root: root, logger: logger, wireGuardCommand: command)
         // The daemon (and with it every key it holds) is released before this returns.
         let daemon = try Daemon(
-            configuration: configuration, loaded: loaded, kems: StandardKEMs(), broker: broker, wireGuardCommand: command, logger: logger)
+            configuration: configuration, loaded: loaded, kems: StandardKEMs(), broker: broker, wireGuardCommand: command, logger: logger,
+            configurationFile: file)
         try daemon.run()
     }
 

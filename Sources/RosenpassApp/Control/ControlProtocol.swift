@@ -20,11 +20,14 @@ public enum ControlRequestKind: UInt8, Sendable, CaseIterable, CustomStringConve
     case status = 1
     /// The Prometheus text exposition.
     case metrics = 2
+    /// Read the configuration file again and apply what changed in the peers (as SIGHUP does).
+    case reload = 3
 
     public var description: String {
         switch self {
         case .status: return "status"
         case .metrics: return "metrics"
+        case .reload: return "reload"
         }
     }
 }

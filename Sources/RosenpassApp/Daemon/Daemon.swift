@@ -42,6 +42,10 @@ public final class Daemon {
     struct PeerRuntime {
         let handle: PeerHandle
         let index: Int
+        /// Its configuration entry, to tell at a reload whether it changed.
+        let settings: PeerSettings
+        /// Taken out of the configuration by a reload; the entry keeps its index (the core's handle).
+        var isRemoved = false
         /// The id printed on stdout (standard base64).
         let peerID: String
         /// How log lines name the peer.
@@ -66,16 +70,25 @@ public final class Daemon {
     static let lookupAfterSilence: Seconds = 10
     static let lookupInterval: Seconds = 30
 
-    private var server: CryptoServer
-    private var peers: [PeerRuntime]
+    var server: CryptoServer
+    /// One entry per peer the core knows, removed ones included: `peers[i].handle.index == i`.
+    var peers: [PeerRuntime] = []
     /// Configured and learned addresses → peer, to tell which peer a dropped datagram came from.
-    private var peerByAddress: [SocketAddress: Int] = [:]
+    var peerByAddress: [SocketAddress: Int] = [:]
     private let sockets: [UDPSocket]
     private let signals: SignalPipe
     private let stopSignals: Set<Int32>
-    private let broker: PSKBrokerClient?
-    private let wireGuardCommand: WireGuardCommand?
+    let broker: PSKBrokerClient?
+    /// `wg`, when the daemon runs it for peers with `extra_params` (as the reference does).
+    let wireGuardExecutable: String?
+    var wireGuardCommand: WireGuardCommand?
     private let resolver: EndpointResolver?
+    /// The configuration file, which a reload reads again (nil: started from `exchange` words).
+    let configurationFile: String?
+    /// The configuration the daemon started with: what a reload cannot change is compared with it.
+    let startConfiguration: Configuration
+    /// Whether SIGHUP reloads the configuration (there is a file, and SIGHUP does not stop the daemon).
+    private let reloadsOnHangUp: Bool
     /// `control_socket`: status, metrics (docs/control-socket.md).
     private let control: ControlServer?
     /// `metrics_listen`: Prometheus over HTTP.
@@ -83,10 +96,10 @@ public final class Daemon {
     /// What the broker client reported (its thread writes, the loop reads).
     private let brokerCounters = BrokerCounters()
     private var datagramsReceived = 0
-    private var monitor: PeerMonitor
+    var monitor = PeerMonitor(peers: [], now: 0)
     private var drops = DropLog()
     private var entropy = SystemEntropy()
-    private let logger: Logger
+    let logger: Logger
     private let start: timespec
     /// Whether the warning that secrets are not locked in RAM was given.
     private var warnedAboutUnlockedSecrets = false
@@ -108,13 +121,15 @@ public final class Daemon {
     ///   - wireGuardCommand: `wg` (or its path) to run for peers with `extra_params`, as the
     ///     reference does; `nil` leaves their `extra_params` unused and sends their keys to the broker.
     ///   - logger: for everything but the stdout lines.
-    ///   - stopSignals: the signals that end ``run()`` normally (`rp` adds SIGHUP).
+    ///   - stopSignals: the signals that end ``run()`` normally (`rp` adds SIGHUP). Otherwise SIGHUP
+    ///     reloads the configuration (``reload(at:)``).
+    ///   - configurationFile: the file `configuration` came from, which a reload reads again.
     ///   - resolve: looks an endpoint up again while the daemon runs.
     /// - Throws: ``AppError`` when a socket cannot be bound or the core refuses a key or peer.
     public init(
         configuration: Configuration, loaded: LoadedConfiguration, kems: some KEMSuite,
         broker: BrokerChoice, wireGuardCommand: String? = nil, logger: Logger,
-        stopSignals: [Int32] = Daemon.standardStopSignals,
+        stopSignals: [Int32] = Daemon.standardStopSignals, configurationFile: String? = nil,
         resolve: @escaping @Sendable (HostAndPort) throws(AppError) -> [SocketAddress] = { endpoint throws(AppError) in
             try endpoint.resolve()
         }
@@ -129,53 +144,15 @@ public final class Daemon {
         } catch {
             throw .runtime("cannot use our key pair: \(error)")
         }
-        var peers = [PeerRuntime]()
-        var monitored = [PeerMonitor.PeerInfo]()
-        var commandTargets = [Int: WireGuardCommand.Target]()
-        for (index, peer) in loaded.peers.enumerated() {
-            let settings = peer.settings
-            let handle: PeerHandle
-            do {
-                handle = try server.addPeer(
-                    PeerConfiguration(
-                        publicKey: peer.publicKey, presharedKey: peer.presharedKey, version: settings.protocolVersion,
-                        outputKeySeparator: settings.outputKeySeparator ?? .wireGuardPSK,
-                        initiatorVariant: settings.mcelieceVariant, initiates: !peer.endpointAddresses.isEmpty))
-            } catch {
-                throw .runtime("peer \(index): \(error)")
-            }
-            var wireGuard: (String, WireGuardPublicKey)?
-            if let target = settings.wireGuard {
-                guard let key = WireGuardPublicKey(base64: target.peer) else {
-                    throw .runtime("peer \(index): '\(target.peer)' is not a WireGuard public key")
-                }
-                if wireGuardCommand != nil && !target.extraParams.isEmpty {
-                    commandTargets[index] = .init(device: target.device, peerKey: target.peer, extraParams: target.extraParams)
-                } else {
-                    wireGuard = (target.device, key)
-                }
-            }
-            let label = PeerLabel(
-                name: settings.name, endpoint: settings.endpoint,
-                wireGuard: settings.wireGuard.map { .init(device: $0.device, peerKey: $0.peer) },
-                peerID: server.peerID(of: handle).base64)
-            peers.append(
-                PeerRuntime(
-                    handle: handle, index: index, peerID: label.peerID, label: label, keyOut: settings.keyOut,
-                    wireGuard: wireGuard, endpoint: settings.endpoint.flatMap(HostAndPort.init),
-                    configuredAddresses: peer.endpointAddresses))
-            monitored.append(
-                PeerMonitor.PeerInfo(
-                    label: label, initiates: !peer.endpointAddresses.isEmpty, version: settings.protocolVersion,
-                    configuredVariant: settings.mcelieceVariant))
-        }
-        self.peers = peers
-        monitor = PeerMonitor(peers: monitored, now: 0)
-        self.wireGuardCommand = commandTargets.isEmpty ? nil : WireGuardCommand(executable: wireGuardCommand ?? "wg", targets: commandTargets)
-        resolver = peers.contains { $0.endpoint.map { !$0.isLiteral } ?? false } ? try EndpointResolver(resolve: resolve) : nil
+        wireGuardExecutable = wireGuardCommand
+        self.configurationFile = configurationFile
+        startConfiguration = configuration
+        resolver = try EndpointResolver(resolve: resolve)
         sockets = try Self.bind(configuration.listen, logger: logger)
         // SIGUSR1 asks for a status report; SIGUSR2 is ignored. Neither ends the daemon.
-        signals = try SignalPipe(signals: stopSignals + [SIGUSR1])
+        // SIGHUP reloads the configuration, unless it is a stop signal (rp's).
+        reloadsOnHangUp = configurationFile != nil && !stopSignals.contains(SIGHUP)
+        signals = try SignalPipe(signals: stopSignals + [SIGUSR1] + (reloadsOnHangUp ? [SIGHUP] : []))
         self.stopSignals = Set(stopSignals)
         SignalPipe.ignoreSIGPIPE()
         signal(SIGUSR2, SIG_IGN)
@@ -214,7 +191,15 @@ public final class Daemon {
         var now = timespec()
         clock_gettime(POSIX.timerClock, &now)
         start = now
-        for index in peers.indices { indexAddresses(of: index) }
+        for (index, peer) in loaded.peers.enumerated() {
+            let checked: PreparedPeer
+            do throws(AppError) {
+                checked = try prepare(peer, whileRunning: false)
+            } catch {
+                throw .runtime("peer \(index): \(error)")
+            }
+            try add(peer, checked, at: 0)
+        }
     }
 
     /// Binds the listen addresses, or "any" as `components.md` §6.3 says: `[::]:0`, plus
@@ -264,7 +249,7 @@ public final class Daemon {
     static let longestSleep: Seconds = 5
 
     /// Seconds since the daemon started, on ``POSIX/timerClock`` (suspended time included on Linux).
-    private func now() -> Seconds {
+    func now() -> Seconds {
         var current = timespec()
         clock_gettime(POSIX.timerClock, &current)
         return Double(current.tv_sec - start.tv_sec) + Double(current.tv_nsec - start.tv_nsec) / 1e9
@@ -328,6 +313,10 @@ public final class Daemon {
                     return
                 }
                 if received.contains(SIGUSR1) { logStatus() }
+                if received.contains(SIGHUP) && reloadsOnHangUp {
+                    logger.notice("SIGHUP: reloading the configuration")
+                    _ = reload(at: now())
+                }
             }
             for index in sockets.indices where fds[index].revents != 0 {
                 if !receiveBatch(socket: index, buffer: &receiveBuffer) { iterationFailed = true }
@@ -360,9 +349,10 @@ public final class Daemon {
     private func logStatus() {
         let time = now()
         let dropped = drops.totals.values.reduce(0, +)
+        let peerCount = peers.filter { !$0.isRemoved }.count
         let reasons = drops.totals.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         logger.notice(
-            "status: up \(humanDuration(time)); \(peers.count) peer\(peers.count == 1 ? "" : "s"); \(dropped) datagram\(dropped == 1 ? "" : "s") dropped\(reasons.isEmpty ? "" : " (\(reasons))"); \(drops.cookieReplies) cookie request\(drops.cookieReplies == 1 ? "" : "s") sent")
+            "status: up \(humanDuration(time)); \(peerCount) peer\(peerCount == 1 ? "" : "s"); \(dropped) datagram\(dropped == 1 ? "" : "s") dropped\(reasons.isEmpty ? "" : " (\(reasons))"); \(drops.cookieReplies) cookie request\(drops.cookieReplies == 1 ? "" : "s") sent")
         for line in monitor.statusLines(at: time) { logger.notice("status: \(line)") }
     }
 
@@ -379,6 +369,10 @@ public final class Daemon {
             }
         case .metrics:
             return ControlResponse(answering: request, .ok, text: statusSnapshot(at: now()).prometheusText)
+        case .reload:
+            logger.notice("reload requested on the control socket by \(who)")
+            let result = reload(at: now())
+            return ControlResponse(answering: request, result.succeeded ? .ok : .failed, text: result.message)
         }
     }
 
@@ -395,7 +389,7 @@ public final class Daemon {
         } else {
             brokerState = .init(kind: "none", endpoint: nil, connected: nil, keysDelivered: 0, keysFailed: 0)
         }
-        let peerStates = peers.map { runtime -> DaemonStatus.Peer in
+        let peerStates = peers.filter { !$0.isRemoved }.map { runtime -> DaemonStatus.Peer in
             let core = server.status(of: runtime.handle)
             let watched = monitor.peers[runtime.index]
             let next: Double? = core.awaiting != nil ? 0 : core.rekeyAt.map { max(0, $0 - time) } ?? (core.initiates ? 0 : nil)
@@ -522,7 +516,7 @@ public final class Daemon {
         }
     }
 
-    private func log(_ lines: [LogLine]) {
+    func log(_ lines: [LogLine]) {
         for line in lines { logger.log(level: line.level, "\(line.message)") }
     }
 
@@ -532,7 +526,7 @@ public final class Daemon {
     /// peer without a configured endpoint still never initiates (as in the reference): the other
     /// side, which knows where we are, starts every handshake.
     private func learn(_ address: SocketAddress, socket: Int, for peer: PeerHandle) {
-        guard peers.indices.contains(peer.index) else { return }
+        guard peers.indices.contains(peer.index), !peers[peer.index].isRemoved else { return }
         if peers[peer.index].learned?.address != address || peers[peer.index].learned?.socket != socket {
             logger.debug("peer \(peers[peer.index].label) is at \(address)")
         }
@@ -541,14 +535,14 @@ public final class Daemon {
     }
 
     /// Indexes a peer's configured and learned addresses.
-    private func indexAddresses(of index: Int) {
+    func indexAddresses(of index: Int) {
         for address in peers[index].configuredAddresses { peerByAddress[address.unmapped] = index }
         if let learned = peers[index].learned { peerByAddress[learned.address.unmapped] = index }
     }
 
     /// Starts a lookup of a host-name endpoint, at most every ``lookupInterval``.
     private func lookUpAgain(_ index: Int, at time: Seconds) {
-        guard let resolver, let endpoint = peers[index].endpoint, !endpoint.isLiteral,
+        guard let resolver, !peers[index].isRemoved, let endpoint = peers[index].endpoint, !endpoint.isLiteral,
             time - peers[index].lastLookup >= Self.lookupInterval, !resolver.isResolving(index)
         else { return }
         peers[index].lastLookup = time
@@ -559,7 +553,7 @@ public final class Daemon {
     /// Takes the addresses a lookup found: when they changed, messages to the peer go there from now on.
     private func apply(_ result: EndpointResolver.Result) {
         let index = result.peer
-        guard peers.indices.contains(index) else { return }
+        guard peers.indices.contains(index), !peers[index].isRemoved else { return }
         let old = peers[index].configuredAddresses
         switch result.addresses {
         case .failure(let error):
@@ -587,7 +581,7 @@ public final class Daemon {
     /// Sends a message the core produced for `peer`: to where the peer was last heard from, or else
     /// to its configured addresses in turn, on the first socket that can reach the address.
     private func send(_ message: [UInt8], to peer: PeerHandle) {
-        guard peers.indices.contains(peer.index) else { return }
+        guard peers.indices.contains(peer.index), !peers[peer.index].isRemoved else { return }
         if let learned = peers[peer.index].learned {
             if let code = sockets[learned.socket].send(message, to: learned.address) {
                 logger.warning("cannot send to peer \(peers[peer.index].label) at \(learned.address): \(String(cString: strerror(code)))")
@@ -613,7 +607,7 @@ public final class Daemon {
     /// Delivers a key event (`components.md` §6.1): (1) write `key_out`, (2) print the line,
     /// (3) hand the key to WireGuard (PSK broker or `wg set`). A stale key is replaced by a random
     /// one everywhere. Returns false when (1) or (2) failed.
-    private func deliver(_ event: ServerEvent, at time: Seconds) -> Bool {
+    func deliver(_ event: ServerEvent, at time: Seconds, removing: Bool = false) -> Bool {
         let peer: PeerHandle
         let key: SecretBytes
         let kind: KeyOutputEvent
@@ -627,9 +621,9 @@ public final class Daemon {
             key = SecretBytes.random(count: 32)
             kind = .stale
         }
-        guard peers.indices.contains(peer.index) else { return true }
+        guard peers.indices.contains(peer.index), !peers[peer.index].isRemoved else { return true }
         let runtime = peers[peer.index]
-        if kind == .stale {
+        if kind == .stale && !removing {
             log(monitor.keyExpired(peer, at: time))
             // Look for the peer again from its configured endpoint, as the reference does.
             if !runtime.configuredAddresses.isEmpty { peers[peer.index].learned = nil }
@@ -671,18 +665,21 @@ public final class Daemon {
     /// holds a random PSK rather than whatever an earlier run left behind. For peers with
     /// `extra_params`, this first `wg set` also creates the WireGuard peer.
     private func eraseWireGuardKeysAtStart() {
-        for runtime in peers {
-            if let wireGuard = runtime.wireGuard, let broker {
-                do {
-                    try broker.setPresharedKey(PresharedKey.random(), peer: wireGuard.peer, interface: wireGuard.interface)
-                } catch {
-                    logger.error("peer \(runtime.label): cannot hand a key to the PSK broker: \(error)")
-                }
+        for runtime in peers where !runtime.isRemoved { eraseWireGuardKey(of: runtime) }
+    }
+
+    /// Hands WireGuard a random pre-shared key for `runtime`'s peer.
+    func eraseWireGuardKey(of runtime: PeerRuntime) {
+        if let wireGuard = runtime.wireGuard, let broker {
+            do {
+                try broker.setPresharedKey(PresharedKey.random(), peer: wireGuard.peer, interface: wireGuard.interface)
+            } catch {
+                logger.error("peer \(runtime.label): cannot hand a key to the PSK broker: \(error)")
             }
-            if let wireGuardCommand, wireGuardCommand.handles(runtime.index) {
-                let random = SecretBytes.random(count: 32)
-                log(random.withUnsafeBytes { wireGuardCommand.setPresharedKey($0, peer: runtime.index, label: runtime.label, at: now()) })
-            }
+        }
+        if let wireGuardCommand, wireGuardCommand.handles(runtime.index) {
+            let random = SecretBytes.random(count: 32)
+            log(random.withUnsafeBytes { wireGuardCommand.setPresharedKey($0, peer: runtime.index, label: runtime.label, at: now()) })
         }
     }
 

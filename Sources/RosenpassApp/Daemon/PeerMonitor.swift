@@ -59,6 +59,10 @@ struct PeerMonitor {
         /// Warnings given in the current overdue stretch, and when the next is due.
         var warnings = 0
         var nextCheck: Seconds
+        /// Taken out of the configuration (a reload); kept only so that indices stay the core's.
+        var isRemoved = false
+        /// When the monitor started watching it: start-up, or the reload that added it.
+        var addedAt: Seconds = 0
     }
 
     /// How long a peer may go without its first key before the operator is warned.
@@ -76,8 +80,21 @@ struct PeerMonitor {
 
     init(peers: [PeerInfo], now: Seconds) {
         startedAt = now
-        self.peers = peers.map { PeerState(info: $0, nextCheck: now + Self.firstKeyGrace) }
+        self.peers = peers.map { PeerState(info: $0, nextCheck: now + Self.firstKeyGrace, addedAt: now) }
         nextCheck = self.peers.isEmpty ? .infinity : now + Self.firstKeyGrace
+    }
+
+    /// A peer added while the daemon runs (a reload); its index is the next one.
+    mutating func add(_ info: PeerInfo, now: Seconds) {
+        peers.append(PeerState(info: info, nextCheck: now + Self.firstKeyGrace, addedAt: now))
+        nextCheck = min(nextCheck, now + Self.firstKeyGrace)
+    }
+
+    /// A peer taken out of the configuration: no more warnings or status lines for it.
+    mutating func remove(_ index: Int) {
+        guard peers.indices.contains(index) else { return }
+        peers[index].isRemoved = true
+        peers[index].nextCheck = .infinity
     }
 
     // MARK: - What the core reports
@@ -139,7 +156,7 @@ struct PeerMonitor {
         let state = peers[index]
         var lines = [LogLine]()
         if state.warnings > 0 {
-            let since = state.lastKeyAt ?? startedAt
+            let since = state.lastKeyAt ?? state.addedAt
             lines.append(LogLine(.notice, "peer \(state.info.label): keys flow again, after \(humanDuration(now - since)) without one"))
         }
         let how = role == .initiator ? "as initiator" : "as responder"
@@ -188,9 +205,9 @@ struct PeerMonitor {
         guard now >= nextCheck else { return [] }
         defer { nextCheck = peers.map(\.nextCheck).min() ?? .infinity }
         var lines = [LogLine]()
-        for index in peers.indices where peers[index].nextCheck <= now {
+        for index in peers.indices where peers[index].nextCheck <= now && !peers[index].isRemoved {
             let state = peers[index]
-            let since = state.lastKeyAt ?? startedAt
+            let since = state.lastKeyAt ?? state.addedAt
             let limit = state.lastKeyAt == nil ? Self.firstKeyGrace : Self.overdueAfter
             guard now - since >= limit else {
                 peers[index].nextCheck = since + limit
@@ -209,7 +226,7 @@ struct PeerMonitor {
         let info = state.info
         let name = "peer \(info.label)"
         let since = state.lastKeyAt.map { "for \(humanDuration(now - $0)) since its last key" }
-            ?? "in the \(humanDuration(now - startedAt)) since start-up"
+            ?? "in the \(humanDuration(now - state.addedAt)) since \(state.addedAt == startedAt ? "start-up" : "it was added")"
         var seen = [String]()
         var causes = [String]()
         if let evidence = state.evidence[.versionMismatch] {
@@ -255,7 +272,7 @@ struct PeerMonitor {
 
     /// One line per peer for a status report (SIGUSR1): its last key, handshakes, and what is wrong.
     func statusLines(at now: Seconds) -> [String] {
-        peers.map { state in
+        peers.filter { !$0.isRemoved }.map { state in
             var parts = [String]()
             parts.append(state.lastKeyAt.map { "last key \(humanDuration(now - $0)) ago" } ?? "no key yet")
             parts.append("\(state.handshakesCompleted) handshake\(state.handshakesCompleted == 1 ? "" : "s") completed, \(state.handshakesExpired) given up")

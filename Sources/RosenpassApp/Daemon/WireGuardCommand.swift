@@ -32,7 +32,7 @@ final class WireGuardCommand {
     }
 
     private let executable: String
-    private let targets: [Int: Target]
+    private var targets: [Int: Target]
     private var running: [Int: Running] = [:]
     private var waiting: [Int: [UInt8]] = [:]
     /// `wg set` runs that succeeded and that failed (or could not start), for status and metrics.
@@ -53,6 +53,9 @@ final class WireGuardCommand {
         for (_, child) in running { _ = ProcessSpawner.end(child.pid, patience: 5) }
         for key in waiting.keys { secureZero(&waiting[key]!) }
     }
+
+    /// Adds a peer (a reload added it to the configuration).
+    func add(_ target: Target, peer: Int) { targets[peer] = target }
 
     /// Whether `peer` gets its keys this way.
     func handles(_ peer: Int) -> Bool { targets[peer] != nil }

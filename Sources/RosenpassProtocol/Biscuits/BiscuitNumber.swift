@@ -37,6 +37,12 @@ struct BiscuitNumber: Equatable, Comparable, Sendable {
         if overflow { high &+= 1 }
     }
 
+    /// One less, stopping at zero: the highest biscuit number issued before the counter reached this.
+    var predecessor: BiscuitNumber {
+        if low > 0 { return BiscuitNumber(low: low - 1, high: high) }
+        return high > 0 ? BiscuitNumber(low: .max, high: high - 1) : .zero
+    }
+
     static func < (lhs: BiscuitNumber, rhs: BiscuitNumber) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }

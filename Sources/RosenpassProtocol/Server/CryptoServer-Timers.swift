@@ -15,7 +15,7 @@ extension CryptoServer {
         var messages: [(peer: PeerHandle, message: [UInt8])] = []
         var events: [ServerEvent] = []
         var activity: [PeerActivity] = []
-        for index in state.peers.indices {
+        for index in state.peers.indices where !state.peers[index].isRemoved {
             let handle = PeerHandle(index: index)
             let expiredCacheKey = updatePeer(index) { peer -> [UInt8]? in
                 var expiredCacheKey: [UInt8]?

@@ -105,15 +105,60 @@ public struct CryptoServer: Sendable {
             cookieKey: Secret(copying: DomainConstants.cookies.cookieKey.adding(configuration.publicKey).value),
             initiates: configuration.initiates,
             outranksPeer: Peer.outranks(ours: keys.digests(version).peerID, theirs: digests.peerID))
-        state.peers.append(peer)
+        var added = peer
+        // Biscuits issued before this peer was added (to an earlier entry of the same peer, removed
+        // since) must not open a session with it: they count as used.
+        added.biscuitUsed = state.biscuitCounter.predecessor
+        state.peers.append(added)
         otherVersionPeerIDs = nil
         let handle = PeerHandle(index: state.peers.count - 1)
         state.peerIDIndex[digests.peerID] = handle.index
         return handle
     }
 
-    /// The number of configured peers.
+    /// Removes `peer` (a peer taken out of the configuration while the daemon runs). Its session,
+    /// open handshake and cached response are dropped, and with them their keys; datagrams from it
+    /// are dropped from now on as from an unknown peer. Its handle is never given to another peer;
+    /// adding the same public key again makes a new peer that starts afresh, and no biscuit issued
+    /// before that opens a session with it.
+    ///
+    /// - Throws: ``ProtocolError`` of kind `unknownPeer` when `peer` is not configured.
+    public mutating func removePeer(_ peer: PeerHandle) throws(ProtocolError) {
+        try checkPeer(peer)
+        let index = peer.index
+        let cacheKey = state.peers[index].cachedResponse?.initConfKey
+        updatePeer(index) { entry in
+            entry.session = nil
+            entry.handshake = nil
+            entry.cachedResponse = nil
+            entry.pendingRepair = nil
+            entry.initiates = false
+            entry.initiationRequested = false
+            entry.recentAnswers = []
+            entry.publicKey = []
+            entry.isRemoved = true
+        }
+        if let cacheKey, state.responseCacheIndex[cacheKey] == index { state.responseCacheIndex[cacheKey] = nil }
+        if state.peerIDIndex[state.peers[index].digests.peerID] == index { state.peerIDIndex[state.peers[index].digests.peerID] = nil }
+        otherVersionPeerIDs = nil
+    }
+
+    /// The number of peers added, removed ones included: handles run from 0 to `peerCount - 1`.
     public var peerCount: Int { state.peers.count }
+
+    /// Whether `peer` was added with `configuration`: the same public key, pre-shared key, version,
+    /// output key separator, McEliece format and initiation. A reloaded configuration keeps such a
+    /// peer, with its sessions and timers, as it is.
+    public func matches(_ peer: PeerHandle, _ configuration: PeerConfiguration) -> Bool {
+        let entry = state.peers[peer.index]
+        let psk = configuration.presharedKey.map(Secret.init) ?? Secret(zeros: 32)
+        return !entry.isRemoved && entry.publicKey == configuration.publicKey && entry.presharedKey == psk
+            && entry.version == configuration.version && entry.separator == configuration.outputKeySeparator
+            && entry.configuredVariant == configuration.initiatorVariant && entry.initiates == configuration.initiates
+    }
+
+    /// Whether `peer` was removed.
+    public func isRemoved(_ peer: PeerHandle) -> Bool { state.peers[peer.index].isRemoved }
 
     /// The id of `peer` (under its configured version); the daemon prints its ``PeerID/base64``.
     public func peerID(of peer: PeerHandle) -> PeerID { state.peers[peer.index].digests.peerID }
@@ -142,7 +187,9 @@ public struct CryptoServer: Sendable {
     public func hasHandshake(with peer: PeerHandle) -> Bool { state.peers[peer.index].handshake != nil }
 
     func checkPeer(_ peer: PeerHandle) throws(ProtocolError) {
-        guard state.peers.indices.contains(peer.index) else { throw .unknownPeer("no \(peer) is configured") }
+        guard state.peers.indices.contains(peer.index), !state.peers[peer.index].isRemoved else {
+            throw .unknownPeer("no \(peer) is configured")
+        }
     }
 
     /// Applies `body` to a peer and keeps the session-id index in step with its handshake and session.
@@ -165,7 +212,7 @@ public struct CryptoServer: Sendable {
     mutating func peerUsingOtherVersion(_ peerID: PeerID) -> Int? {
         if otherVersionPeerIDs == nil {
             var index = [PeerID: Int]()
-            for (position, peer) in state.peers.enumerated() {
+            for (position, peer) in state.peers.enumerated() where !peer.isRemoved {
                 let other: ProtocolVersion = peer.version == .v02 ? .v03 : .v02
                 index[PeerID(bytes: DomainConstants.of(other).peerID.adding(peer.publicKey).value)] = position
             }

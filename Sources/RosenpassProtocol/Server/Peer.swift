@@ -3,7 +3,8 @@
 /// Everything the server keeps about one peer: its configuration, the values derived from its key
 /// once, and its mutable protocol state.
 struct Peer: Equatable, Sendable {
-    let publicKey: [UInt8]
+    /// Emptied when the peer is removed (``CryptoServer/removePeer(_:)``).
+    var publicKey: [UInt8]
     let presharedKey: Secret
     let version: ProtocolVersion
     let separator: OutputKeyDomainSeparator
@@ -45,6 +46,8 @@ struct Peer: Equatable, Sendable {
     /// When we last output a key as initiator (RespHello) and as responder (InitConf).
     var lastInitiatorKeyAt = TimerConstants.never
     var lastResponderKeyAt = TimerConstants.never
+    /// Set by ``CryptoServer/removePeer(_:)``: the entry only keeps its slot, so that handles stay unique.
+    var isRemoved = false
 
     /// The session ids of ours that route to this peer: the handshake's `sidi` and the session's `sidm`.
     var ownSessionIDs: Set<SessionID> {
