@@ -8,7 +8,9 @@
 #      random key, announced as stale), and its next handshake writes the new key_out;
 #   4. carol is removed: her key_out gets a random key (stale), and her next InitHello is dropped as
 #      from an unknown peer;
-#   5. a broken file changes nothing: `reload` fails with the file, line and problem, and the peers run on.
+#   5. `peer add` and `peer remove`: a peer added without --persist works and is gone after a reload;
+#      with --persist the file gains and loses its entry (and still validates), and reloads agree;
+#   6. a broken file changes nothing: `reload` fails with the file, line and problem, and the peers run on.
 # Needs no root. Exit 0 = passed, anything else = failed.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/broker/lib.sh
@@ -126,7 +128,33 @@ start carol
 wait_for "status_json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"datagrams\"][\"dropped\"].get(\"unknown_peer\", 0) > 0 else 1)'" 20 \
     || fail "carol's InitHello was not dropped as from an unknown peer"
 
-log "5. a broken file changes nothing"
+log "5. peer add and peer remove, with and without --persist"
+carol_entry=$(peer_section carol "$work/alice-carol.key" | tail -n +3)
+printf '%s\n' "$carol_entry" | "$rosenpass" peer add --socket "$work/alice.sock" > "$work/peer.out" || fail "peer add failed: $(cat "$work/peer.out")"
+grep -q "peer carol added (not in the configuration file" "$work/peer.out" || fail "unexpected answer: $(cat "$work/peer.out")"
+rm -f "$work/alice-carol.key"
+stop carol
+start carol
+wait_for "same_key '$work/alice-carol.key' '$work/carol-side.key'" 20 || fail "no key with carol added by peer add"
+"$rosenpass" reload --socket "$work/alice.sock" > "$work/reload.out" || fail "reload failed"
+grep -q "removed: carol" "$work/reload.out" || fail "a reload did not remove the unpersisted carol: $(cat "$work/reload.out")"
+printf '%s\n' "$carol_entry" > "$work/carol-entry.toml"
+"$rosenpass" peer add --persist --socket "$work/alice.sock" "$work/carol-entry.toml" > "$work/peer.out" || fail "peer add --persist failed: $(cat "$work/peer.out")"
+grep -q "name = \"carol\"" "$work/alice.toml" || fail "carol was not appended to alice.toml"
+"$rosenpass" validate "$work/alice.toml" 2> /dev/null || fail "alice.toml no longer validates after peer add --persist"
+"$rosenpass" reload --socket "$work/alice.sock" > "$work/reload.out" || fail "reload failed"
+grep -q "2 peers unchanged, 0 added, 0 removed, 0 changed" "$work/reload.out" || fail "the persisted carol is not unchanged: $(cat "$work/reload.out")"
+if "$rosenpass" peer add --socket "$work/alice.sock" "$work/carol-entry.toml" > /dev/null 2> "$work/peer.err"; then fail "carol was added twice"; fi
+grep -q "already configured" "$work/peer.err" || fail "unclear message: $(cat "$work/peer.err")"
+"$rosenpass" peer remove --persist --socket "$work/alice.sock" carol > "$work/peer.out" || fail "peer remove failed: $(cat "$work/peer.out")"
+! grep -q "carol" "$work/alice.toml" || fail "carol is still in alice.toml"
+"$rosenpass" validate "$work/alice.toml" 2> /dev/null || fail "alice.toml no longer validates after peer remove --persist"
+"$rosenpass" reload --socket "$work/alice.sock" > "$work/reload.out" || fail "reload failed"
+grep -q "1 peer unchanged, 0 added, 0 removed, 0 changed" "$work/reload.out" || fail "unexpected answer: $(cat "$work/reload.out")"
+if "$rosenpass" peer remove --socket "$work/alice.sock" nobody > /dev/null 2> "$work/peer.err"; then fail "removed nobody"; fi
+grep -q "no configured peer has the name" "$work/peer.err" || fail "unclear message: $(cat "$work/peer.err")"
+
+log "6. a broken file changes nothing"
 echo "this is = = not toml" >> "$work/alice.toml"
 if "$rosenpass" reload --socket "$work/alice.sock" > "$work/reload.out" 2> "$work/reload.err"; then fail "a broken file reloaded"; fi
 grep -q "alice.toml:.*nothing was changed" "$work/reload.err" || fail "unclear message: $(cat "$work/reload.err")"

@@ -107,3 +107,75 @@ struct ReloadCommand: ParsableCommand {
         print(String(decoding: try where_.ask(ControlRequest(.reload)), as: UTF8.self))
     }
 }
+
+/// `rosenpass peer add|remove`.
+struct PeerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peer",
+        abstract: "Add or remove a peer of a running daemon.",
+        subcommands: [PeerAddCommand.self, PeerRemoveCommand.self]
+    )
+}
+
+/// `rosenpass peer add [--persist] [FILE]`.
+struct PeerAddCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add a peer to a running daemon.",
+        discussion: """
+            FILE (or standard input) holds the keys of one [[peers]] entry, without the [[peers]] line, as in \
+            the configuration file; write paths as the daemon sees them (absolute). The daemon checks the \
+            entry as it checks its configuration (key files, endpoint, key_out), starts the peer at once, and \
+            answers what it did. Without --persist the peer lives until the daemon stops or reloads its \
+            configuration; with it, the entry is also appended to the configuration file.
+            """
+    )
+
+    @OptionGroup var where_: ControlSocketOptions
+
+    @Flag(help: "Also append the entry to the daemon's configuration file.")
+    var persist = false
+
+    @Argument(help: ArgumentHelp("The file with the entry; - or nothing for standard input.", valueName: "FILE"))
+    var file: String?
+
+    func run() throws {
+        let text: String
+        if let file, file != "-" {
+            text = try FileIO.readText(file, limit: 64 << 10)
+        } else {
+            var bytes = [UInt8]()
+            while let line = readLine(strippingNewline: false) { bytes += Array(line.utf8) }
+            text = String(decoding: bytes, as: UTF8.self)
+        }
+        let body = [UInt8(persist ? 1 : 0)] + Array(text.utf8)
+        print(String(decoding: try where_.ask(ControlRequest(.addPeer, body: body)), as: UTF8.self))
+    }
+}
+
+/// `rosenpass peer remove [--persist] NAME`.
+struct PeerRemoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Remove a peer from a running daemon.",
+        discussion: """
+            NAME is the peer's name, its peer id (as in the output-key lines and `rosenpass status`) or its \
+            public_key path. The peer stops at once, failing closed: its key_out and its WireGuard pre-shared \
+            key get a random key. Without --persist its entry stays in the configuration file (a reload adds \
+            it again); with it, the entry is deleted from the file.
+            """
+    )
+
+    @OptionGroup var where_: ControlSocketOptions
+
+    @Flag(help: "Also delete the entry from the daemon's configuration file.")
+    var persist = false
+
+    @Argument(help: ArgumentHelp("The peer's name, peer id or public_key path.", valueName: "NAME"))
+    var name: String
+
+    func run() throws {
+        let body = [UInt8(persist ? 1 : 0)] + Array(name.utf8)
+        print(String(decoding: try where_.ask(ControlRequest(.removePeer, body: body)), as: UTF8.self))
+    }
+}

@@ -61,6 +61,10 @@ enum ManPage {
         var pages = [("rosenpass.1", rootPage(root, subcommands: visible))]
         for command in visible {
             pages.append(("rosenpass-\(command.commandName).1", subcommandPage(command)))
+            // `rosenpass peer add` and the like: a page each, named as git names its pages.
+            for nested in (command.subcommands ?? []) where nested.shouldDisplay ?? true && nested.commandName != "help" {
+                pages.append(("rosenpass-\(command.commandName)-\(nested.commandName).1", subcommandPage(nested, parents: [command.commandName])))
+            }
         }
         for (name, text) in pages {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
@@ -110,11 +114,13 @@ enum ManPage {
         return page
     }
 
-    static func subcommandPage(_ command: Command) -> String {
-        let name = "rosenpass-\(command.commandName)"
+    /// The page of `rosenpass PARENT… COMMAND`.
+    static func subcommandPage(_ command: Command, parents: [String] = []) -> String {
+        let words = parents + [command.commandName]
+        let name = "rosenpass-" + words.joined(separator: "-")
         var page = header(name)
         page += ".SH NAME\n\(escape(name)) \\- \(escape(command.abstract ?? ""))\n"
-        page += ".SH SYNOPSIS\n.B rosenpass \(command.commandName)\n\(synopsis(command.arguments ?? []))\n"
+        page += ".SH SYNOPSIS\n.B rosenpass \(words.joined(separator: " "))\n\(synopsis(command.arguments ?? []))\n"
         page += ".SH DESCRIPTION\n\(paragraphs(command.discussion ?? command.abstract ?? ""))"
         page += ".SH OPTIONS\n\(options(command.arguments ?? []))"
         page += ".SH SEE ALSO\nrosenpass(1)\n"

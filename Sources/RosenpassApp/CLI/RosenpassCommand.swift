@@ -27,7 +27,7 @@ public struct RosenpassCommand: ParsableCommand {
         version: version,
         subcommands: [
             ExchangeConfigCommand.self, ExchangeCommand.self, GenConfigCommand.self, GenKeysCommand.self,
-            ValidateCommand.self, ConvertKeyCommand.self, KeygenCommand.self, StatusCommand.self, MetricsCommand.self, ReloadCommand.self,
+            ValidateCommand.self, ConvertKeyCommand.self, KeygenCommand.self, StatusCommand.self, MetricsCommand.self, ReloadCommand.self, PeerCommand.self,
         ]
     )
 

@@ -22,12 +22,20 @@ public enum ControlRequestKind: UInt8, Sendable, CaseIterable, CustomStringConve
     case metrics = 2
     /// Read the configuration file again and apply what changed in the peers (as SIGHUP does).
     case reload = 3
+    /// Add a peer: `flags (1 byte) ‖ TOML`, the keys of one `[[peers]]` entry. Flag bit 0: also
+    /// append the entry to the configuration file.
+    case addPeer = 4
+    /// Remove a peer: `flags (1 byte) ‖ name`, its `name`, peer id or `public_key` path. Flag bit 0:
+    /// also delete its entry from the configuration file.
+    case removePeer = 5
 
     public var description: String {
         switch self {
         case .status: return "status"
         case .metrics: return "metrics"
         case .reload: return "reload"
+        case .addPeer: return "peer add"
+        case .removePeer: return "peer remove"
         }
     }
 }

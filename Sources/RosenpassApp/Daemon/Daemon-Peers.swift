@@ -209,3 +209,125 @@ extension Daemon {
         return changed
     }
 }
+
+// MARK: - `rosenpass peer add|remove`
+
+extension Daemon {
+    /// Adds the peer whose `[[peers]]` keys are `toml`; with `persist`, also appends the entry to the
+    /// configuration file (so that a reload keeps it). Without `persist`, the next reload removes it.
+    func addPeer(toml: String, persist: Bool, at time: Seconds, requestedBy who: String) -> ReloadResult {
+        let source = "the peer given to `rosenpass peer add`"
+        let settings: PeerSettings
+        let loadedPeer: LoadedPeer
+        do throws(AppError) {
+            var parsed = try Configuration.parse("listen = []\n[[peers]]\n" + toml, file: source, home: Environment.home)
+            guard parsed.peers.count == 1 else { throw .usage("give the keys of exactly one [[peers]] entry, without its header") }
+            settings = parsed.peers[0]
+            if let name = settings.name, peers.contains(where: { !$0.isRemoved && $0.settings.name == name }) {
+                throw .usage("a peer named \"\(name)\" is already configured; names must be unique")
+            }
+            parsed.peers = [settings]
+            let loaded = try parsed.load()
+            loadedPeer = loaded.peers[0]
+            if peers.contains(where: { !$0.isRemoved && server.matches($0.handle, Self.coreConfiguration(loadedPeer)) })
+                || peers.contains(where: { !$0.isRemoved && $0.settings.publicKeyPath == settings.publicKeyPath })
+            {
+                throw .usage("this peer is already configured")
+            }
+            let prepared = try prepare(loadedPeer, whileRunning: true)
+            if persist { try appendToConfigurationFile(toml) }
+            try add(loadedPeer, prepared, at: time)
+        } catch {
+            logger.warning("peer add (by \(who)) failed: \(error)")
+            return ReloadResult(succeeded: false, message: "\(error); nothing was changed")
+        }
+        let label = peers[peers.count - 1].label
+        let message = "peer \(label) added\(persist ? " and appended to \(configurationFile!)" : " (not in the configuration file: a reload removes it again)")"
+        logger.notice("\(message), by \(who)")
+        return ReloadResult(succeeded: true, message: message)
+    }
+
+    /// Removes the peer named `selector` (its `name`, peer id or `public_key` path), failing closed
+    /// as a reload does; with `persist`, also deletes its entry from the configuration file.
+    func removePeer(named selector: String, persist: Bool, at time: Seconds, requestedBy who: String) -> ReloadResult {
+        let wanted = selector.trimmingCharacters(in: .whitespacesAndNewlines)
+        let matches = peers.indices.filter { index in
+            let runtime = peers[index]
+            return !runtime.isRemoved
+                && (runtime.settings.name == wanted || runtime.peerID == wanted || runtime.settings.publicKeyPath == wanted)
+        }
+        guard matches.count == 1, let index = matches.first else {
+            let problem = matches.isEmpty ? "no configured peer has the name, peer id or public_key \"\(wanted)\"" : "\"\(wanted)\" names \(matches.count) peers; use the peer id"
+            return ReloadResult(succeeded: false, message: problem)
+        }
+        if persist {
+            do {
+                try deleteFromConfigurationFile(peers[index].settings)
+            } catch {
+                logger.warning("peer remove (by \(who)) failed: \(error)")
+                return ReloadResult(succeeded: false, message: "\(error); nothing was changed")
+            }
+        }
+        let label = peers[index].label
+        removePeer(index, at: time)
+        let message = "peer \(label) removed\(persist ? " and deleted from \(configurationFile!)" : " (still in the configuration file: a reload adds it again)")"
+        logger.notice("\(message), by \(who)")
+        return ReloadResult(succeeded: true, message: message)
+    }
+
+    /// The configuration file, for `--persist`.
+    private func persistentFile() throws(AppError) -> String {
+        guard let configurationFile else {
+            throw .usage("this daemon was started from `rosenpass exchange` words: there is no configuration file to change")
+        }
+        return configurationFile
+    }
+
+    /// Appends `[[peers]]` and `toml` to the configuration file, atomically, keeping its mode, after
+    /// checking that the result still loads.
+    private func appendToConfigurationFile(_ toml: String) throws(AppError) {
+        let file = try persistentFile()
+        let text = try FileIO.readText(file, limit: 1 << 20)
+        let updated = text + (text.hasSuffix("\n") ? "" : "\n") + "\n[[peers]]\n" + toml + (toml.hasSuffix("\n") ? "" : "\n")
+        _ = try Configuration.parse(updated, file: file, home: Environment.home)
+        try replaceConfigurationFile(file, with: updated)
+    }
+
+    /// Deletes the entry whose settings are `settings` from the configuration file: the lines from its
+    /// `[[peers]]` header up to the next table header. The rest of the file, comments included, stays;
+    /// the result must load with that one peer fewer.
+    private func deleteFromConfigurationFile(_ settings: PeerSettings) throws(AppError) {
+        let file = try persistentFile()
+        let text = try FileIO.readText(file, limit: 1 << 20)
+        let current = try Configuration.parse(text, file: file, home: Environment.home)
+        guard let position = current.peers.firstIndex(of: settings), let header = current.source.line(ofPeer: position) else {
+            throw .runtime("\(file) does not hold this peer's entry as the daemon runs it (changed since the last reload?); remove it there and reload")
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let start = header - 1
+        var end = start + 1
+        while end < lines.count && !lines[end].trimmingCharacters(in: .whitespaces).hasPrefix("[") { end += 1 }
+        lines.removeSubrange(start..<end)
+        var updated = lines.joined(separator: "\n")
+        var expected = current.peers
+        expected.remove(at: position)
+        if expected.isEmpty && !updated.contains("[[peers]]") {
+            updated = "peers = []\n" + updated
+        }
+        let check = try Configuration.parse(updated, file: file, home: Environment.home)
+        guard check.peers == expected else {
+            throw .runtime("\(file) could not be edited safely (its layout is unusual); remove the entry there and reload")
+        }
+        try replaceConfigurationFile(file, with: updated)
+    }
+
+    private func replaceConfigurationFile(_ file: String, with text: String) throws(AppError) {
+        var info = stat()
+        let mode = stat(file, &info) == 0 ? info.st_mode & 0o7777 : 0o600
+        let bytes = Array(text.utf8)
+        let result: Result<Void, AppError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(AppError) in try FileIO.writeAtomically(file, bytes: raw, mode: mode) }
+        }
+        try result.get()
+    }
+}

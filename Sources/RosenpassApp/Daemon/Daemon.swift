@@ -373,6 +373,16 @@ public final class Daemon {
             logger.notice("reload requested on the control socket by \(who)")
             let result = reload(at: now())
             return ControlResponse(answering: request, result.succeeded ? .ok : .failed, text: result.message)
+        case .addPeer, .removePeer:
+            guard let flags = request.body.first else {
+                return ControlResponse(answering: request, .badRequest, text: "the request has no flags byte")
+            }
+            let text = String(decoding: request.body.dropFirst(), as: UTF8.self)
+            let persist = flags & 1 != 0
+            let result = request.kind == .addPeer
+                ? addPeer(toml: text, persist: persist, at: now(), requestedBy: who)
+                : removePeer(named: text, persist: persist, at: now(), requestedBy: who)
+            return ControlResponse(answering: request, result.succeeded ? .ok : .failed, text: result.message)
         }
     }
 

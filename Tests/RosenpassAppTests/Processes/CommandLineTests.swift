@@ -183,7 +183,8 @@ struct CommandLineTests {
         #expect(result.status == 0, "\(result.stderr)")
         let names = [
             "rosenpass", "rosenpass-exchange", "rosenpass-exchange-config", "rosenpass-gen-config", "rosenpass-gen-keys", "rosenpass-validate",
-            "rosenpass-convert-key", "rosenpass-status", "rosenpass-metrics", "rosenpass-reload",
+            "rosenpass-convert-key", "rosenpass-status", "rosenpass-metrics", "rosenpass-reload", "rosenpass-peer", "rosenpass-peer-add",
+            "rosenpass-peer-remove",
         ]
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: folder.file("man"))) == Set(names.map { "\($0).1" }))
         for name in names {
