@@ -162,6 +162,8 @@ write_daemon_config alice-def 192.168.77.1:9991 "" V02 "" rpa-def "${wgpub[bob-d
 write_daemon_config bob-def 192.168.77.2:9991 192.168.77.1:9991 V02 "" rpb-def "${wgpub[alice-def]}"
 write_daemon_config alice-sock 192.168.77.1:9992 "" V03 "" rpa-sock "${wgpub[bob-sock]}"
 write_daemon_config bob-sock 192.168.77.2:9992 192.168.77.1:9992 V03 "${broker_sock[bob]}" rpb-sock "${wgpub[alice-sock]}"
+# alice's sock daemon also serves `rosenpass status` (the def daemons must hold no unix socket).
+sed -i "/^verbosity/a control_socket = \"${dir[alice-sock]}/control.sock\"" "${dir[alice-sock]}/config.toml"
 
 # The sock setup's socket handler on host $1: root (the owner of wireguard-go's sockets), bounding set
 # cut down to CAP_NET_ADMIN, a member of rp-e2e-daemon so that it can give its socket that group.
@@ -257,6 +259,22 @@ for setup in "${setups[@]}"; do
     first_key[$setup]=$(key_out_of "alice-$setup")
 done
 log "both: first exchange done; wg show preshared-keys equal on both sides and equal to key_out"
+
+# What `rosenpass status` and the metrics say about the broker path: connected, keys delivered.
+"$work/bin/rosenpass" status --socket "${dir[alice-sock]}/control.sock" --json > "$work/alice-sock-status.json" \
+    || fail "sock: rosenpass status failed"
+python3 - "$work/alice-sock-status.json" << 'EOF' || fail "sock: the status does not show the broker path at work: $(cat "$work/alice-sock-status.json")"
+import json, sys
+status = json.load(open(sys.argv[1]))
+broker = status["broker"]
+assert broker["kind"] == "broker" and broker["connected"] is True, broker
+assert broker["keys_delivered"] >= 2 and broker["keys_failed"] == 0, broker  # the random key, then the exchanged one
+(peer,) = status["peers"]
+assert peer["wireguard_device"] == "rpa-sock" and peer["handshakes_completed"] >= 1, peer
+EOF
+"$work/bin/rosenpass" metrics --socket "${dir[alice-sock]}/control.sock" | grep -qx "rosenpass_broker_connected 1" \
+    || fail "sock: the metrics do not say the broker is connected"
+log "sock: rosenpass status and metrics show the broker connected and the keys delivered"
 
 ping_both_ways() { # $1 setup, $2 "what" for messages
     local net

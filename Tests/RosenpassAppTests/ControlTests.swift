@@ -71,6 +71,7 @@ struct DaemonStatusTests {
         let json = try status.encodedJSON()
         let text = String(decoding: json, as: UTF8.self)
         #expect(text.contains("\"last_exchange_seconds_ago\":12.5") && text.contains("\"schema\":1"))
+        #expect(text.contains("\"wireguard_device\":\"wg0\""))
         #expect(try DaemonStatus(json: json) == status)
     }
 

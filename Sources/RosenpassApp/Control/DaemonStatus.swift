@@ -81,6 +81,15 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
         public var cookieRequests: Int
         /// Whether the peer has gone too long without a key (the log warns about it).
         public var overdue: Bool
+
+        /// `wireguard_device` and `wireguard_peer` in the JSON, as the tool is spelled.
+        enum CodingKeys: String, CodingKey {
+            case name, id, label, endpoint, lastSeenAt, keyOut, protocolVersion, mcelieceVariant, mcelieceVariantSource, initiates
+            case lastExchangeSecondsAgo, nextRekeySeconds, handshakeAwaiting, handshakesStarted, handshakesCompleted, handshakesFailed
+            case lastFailure, lastFailureSecondsAgo, holdsCookie, cookieRequests, overdue
+            case wireGuardDevice = "wireguardDevice"
+            case wireGuardPeer = "wireguardPeer"
+        }
     }
 
     /// The JSON sent over the control socket (snake_case keys, sorted).
