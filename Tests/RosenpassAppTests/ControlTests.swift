@@ -174,15 +174,43 @@ final class ControlServerTests {
     }
 
     /// Drives `server` from this thread until `done` is true or 10 s pass, with time `clock()`.
-    private func serve(_ server: ControlServer, clock: () -> Seconds = { 0 }, until done: () -> Bool) {
+    private func serve(_ server: ControlServer, clock: () -> Seconds = { 0 }, padding: Int = 0, until done: () -> Bool) {
         let deadline = Date().addingTimeInterval(10)
         while !done() && Date() < deadline {
             var fds = server.pollDescriptors
             _ = poll(&fds, nfds_t(fds.count), 20)
             server.handle(fds[...], now: clock()) { request, _ in
-                ControlResponse(answering: request, .ok, text: "answer to \(request.kind) with \(request.body.count) bytes")
+                ControlResponse(
+                    answering: request, .ok,
+                    text: "answer to \(request.kind) with \(request.body.count) bytes" + String(repeating: " ", count: padding))
             }
         }
+    }
+
+    @Test("requests sent together are all answered when the answers are too large for the socket buffer")
+    func pipelinedLargeAnswers() throws {
+        let server = try ControlServer(path: path, group: nil, logger: Logger(label: "test"))
+        let sizes = Locked<[Int]>([])
+        let path = self.path
+        let padding = 3 << 20
+        let thread = Thread {
+            let fd = try! UnixSocket.connect(path: path)
+            defer { close(fd) }
+            let frames = (0..<3).flatMap { _ in LengthPrefixedFrames.encode(ControlRequest(.status).encodedPayload) }
+            try! POSIX.writeAll(fd, frames, context: "test")
+            for _ in 0..<3 {
+                var header = [UInt8](repeating: 0, count: 8)
+                guard recv(fd, &header, 8, Int32(MSG_WAITALL)) == 8 else { return }
+                let length = header.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+                var body = [UInt8](repeating: 0, count: length)
+                guard recv(fd, &body, length, Int32(MSG_WAITALL)) == length else { return }
+                sizes.withLock { $0.append(length) }
+            }
+        }
+        thread.start()
+        serve(server, padding: padding) { sizes.withLock { $0.count } == 3 }
+        #expect(sizes.withLock { $0 }.count == 3)
+        #expect(sizes.withLock { $0 }.allSatisfy { $0 > padding })
     }
 
     @Test("a client gets one answer per request, in order, also when the requests arrive together")

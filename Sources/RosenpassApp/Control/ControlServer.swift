@@ -115,7 +115,10 @@ final class ControlServer {
             let events = Int32(ready[offset + 1].revents)
             guard events != 0 else { continue }
             if client.isWriting {
-                if !flush(client, now: now) { closing.insert(client.fd) }
+                // An answer finished: requests that arrived meanwhile are answered now.
+                if !flush(client, now: now) || (!client.isWriting && !answerBuffered(client, now: now, answer: answer)) {
+                    closing.insert(client.fd)
+                }
             } else if events & Int32(POLLIN | POLLHUP | POLLERR) != 0 {
                 if !read(client, now: now, answer: answer) { closing.insert(client.fd) }
             }
@@ -173,30 +176,38 @@ final class ControlServer {
             if count == 0 { return false }  // the client is done
             if count < 0 { break }  // nothing more for now
             client.lastActivity = now
-            do {
-                while !client.isWriting, let frame = try client.decoder.nextFrame({ Array($0) }) {
-                    let response: ControlResponse
-                    switch frame {
-                    case .oversized(let length):
-                        response = ControlResponse(
-                            kindCode: 0, result: .badRequest,
-                            text: "a request of \(length) bytes is larger than the \(ControlProtocol.maximumRequest) bytes allowed")
-                    case .payload(let payload):
-                        switch ControlRequest.decode(payload) {
-                        case .request(let request): response = answer(request, client.who)
-                        case .refused(let refusal): response = refusal
-                        }
-                    }
-                    client.output = response.encodedFrame
-                    client.written = 0
-                    if !flush(client, now: now) { return false }
-                }
-            } catch {
-                complain("control client (\(client.who)) sent a frame header that cannot be a request; closing its connection", at: now)
-                return false
-            }
-            client.frameStartedAt = client.decoder.bufferedByteCount > 0 ? (client.frameStartedAt ?? now) : nil
+            if !answerBuffered(client, now: now, answer: answer) { return false }
         }
+        return true
+    }
+
+    /// Answers the complete requests the client's buffer holds, one at a time: the next only once the
+    /// answer to the last is written (requests sent together wait in the buffer until then). Returns
+    /// false to close the client.
+    private func answerBuffered(_ client: Client, now: Seconds, answer: (ControlRequest, String) -> ControlResponse) -> Bool {
+        do {
+            while !client.isWriting, let frame = try client.decoder.nextFrame({ Array($0) }) {
+                let response: ControlResponse
+                switch frame {
+                case .oversized(let length):
+                    response = ControlResponse(
+                        kindCode: 0, result: .badRequest,
+                        text: "a request of \(length) bytes is larger than the \(ControlProtocol.maximumRequest) bytes allowed")
+                case .payload(let payload):
+                    switch ControlRequest.decode(payload) {
+                    case .request(let request): response = answer(request, client.who)
+                    case .refused(let refusal): response = refusal
+                    }
+                }
+                client.output = response.encodedFrame
+                client.written = 0
+                if !flush(client, now: now) { return false }
+            }
+        } catch {
+            complain("control client (\(client.who)) sent a frame header that cannot be a request; closing its connection", at: now)
+            return false
+        }
+        client.frameStartedAt = client.decoder.bufferedByteCount > 0 ? (client.frameStartedAt ?? now) : nil
         return true
     }
 
