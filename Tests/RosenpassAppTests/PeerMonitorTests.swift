@@ -28,6 +28,25 @@ struct PeerMonitorTests {
         #expect(humanDuration(12.4) == "12 s" && humanDuration(200) == "3 min 20 s" && humanDuration(7500) == "2 h 5 min")
     }
 
+    @Test("status counters: only a handshake given up without a RespHello is a failure; the last failure is kept across keys; a peer added later is judged from when it was added, a removed one is never warned about")
+    func statusCountersAndPeersComingAndGoing() {
+        var monitor = monitor()
+        _ = monitor.record(.handshakeExpired(peer: Self.peer, awaiting: .emptyData, retransmissions: 3), at: 5)
+        #expect(monitor.peers[0].handshakesFailed == 0 && monitor.peers[0].lastFailure == nil)
+        _ = monitor.record(.handshakeExpired(peer: Self.peer, awaiting: .respHello, retransmissions: 9), at: 180)
+        #expect(monitor.peers[0].handshakesFailed == 1 && monitor.peers[0].lastFailure?.what == "handshake given up: no RespHello in 180 s")
+        _ = monitor.record(.handshakeCompleted(peer: Self.peer, role: .initiator, variant: .round3), at: 200)
+        #expect(monitor.peers[0].lastFailure?.at == 180, "kept after a key")
+
+        monitor.add(.init(label: Self.bob, initiates: true, version: .v02, configuredVariant: nil), now: 1000)
+        #expect(monitor.check(at: 1020).allSatisfy { !$0.message.contains("since it was added") }, "20 s after it was added: no warning yet")
+        let late = monitor.check(at: 1031).first { $0.message.contains("since it was added") }
+        #expect(late?.message.contains("no key exchanged in the 31 s since it was added") == true, "\(String(describing: late))")
+        monitor.remove(1)
+        #expect(monitor.check(at: 5000).allSatisfy { !$0.message.contains("since it was added") })
+        #expect(monitor.statusLines(at: 5000).count == 1)
+    }
+
     @Test("each key is one notice line; the handshake's progress is at info level")
     func keyAndProgressLines() {
         var monitor = monitor()

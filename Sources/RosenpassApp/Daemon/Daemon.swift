@@ -412,7 +412,7 @@ public final class Daemon {
                 initiates: core.initiates, lastExchangeSecondsAgo: watched.lastKeyAt.map { time - $0 },
                 nextRekeySeconds: next, handshakeAwaiting: core.awaiting.map { "\($0)" },
                 handshakesStarted: watched.handshakesStarted, handshakesCompleted: watched.handshakesCompleted,
-                handshakesFailed: watched.handshakesExpired, lastFailure: watched.lastFailure?.what,
+                handshakesFailed: watched.handshakesFailed, lastFailure: watched.lastFailure?.what,
                 lastFailureSecondsAgo: watched.lastFailure.map { time - $0.at }, holdsCookie: core.holdsCookie,
                 cookieRequests: watched.cookieRequests, overdue: watched.warnings > 0)
         }

@@ -48,6 +48,9 @@ struct PeerMonitor {
         var handshakesStarted = 0
         var handshakesCompleted = 0
         var handshakesExpired = 0
+        /// Handshakes given up without a RespHello: no key came of them (an expired handshake whose
+        /// InitConf was never confirmed still gave its key).
+        var handshakesFailed = 0
         /// Since when our InitHellos have gone unanswered, and how many were sent since.
         var unansweredSince: Seconds?
         var unansweredInitHellos = 0
@@ -122,6 +125,7 @@ struct PeerMonitor {
         case .handshakeExpired(_, let awaiting, let retransmissions):
             peers[index].handshakesExpired += 1
             if awaiting == .respHello {
+                peers[index].handshakesFailed += 1
                 peers[index].lastFailure = ("handshake given up: no RespHello in 180 s", now)
                 return [LogLine(.info, "\(name): handshake given up after 180 s without a RespHello (\(retransmissions) retransmissions)")]
             }
