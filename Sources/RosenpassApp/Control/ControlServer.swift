@@ -7,7 +7,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CRosenpassSystem
 import Logging
 import RosenpassBroker
 import RosenpassProtocol
@@ -29,9 +28,8 @@ final class ControlServer {
         let fd: Int32
         let credentials: (uid: UInt32, gid: UInt32, pid: Int32)?
         var decoder = FrameDecoder(maximumPayload: ControlProtocol.maximumRequest, discardLimit: UInt64(ControlProtocol.maximumRequest) * 16)
-        /// The answer being written, and how much of it is out.
-        var output: [UInt8] = []
-        var written = 0
+        /// The answer being written.
+        var output = PendingOutput()
         var lastActivity: Seconds
         /// When the first byte of a frame that is not complete yet arrived.
         var frameStartedAt: Seconds?
@@ -44,7 +42,7 @@ final class ControlServer {
 
         deinit { close(fd) }
 
-        var isWriting: Bool { written < output.count }
+        var isWriting: Bool { output.isPending }
 
         /// Who is asking, for the log.
         var who: String {
@@ -139,22 +137,15 @@ final class ControlServer {
     // MARK: - Connections
 
     private func accept(now: Seconds) {
-        while true {
-            let fd = crp_accept_nonblocking(listener)
-            guard fd >= 0 else {
-                if errno == EINTR { continue }
-                if errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED {
-                    complain("control socket \(path): accept: \(String(cString: strerror(errno)))", at: now)
-                }
-                return
-            }
+        let failure = acceptWaitingConnections(listener) { fd in
             guard clients.count < Self.maximumClients else {
                 close(fd)
                 complain("control socket \(path): \(Self.maximumClients) clients are connected already; refused one more", at: now)
-                continue
+                return
             }
             clients.append(Client(fd: fd, now: now))
         }
+        if let failure { complain("control socket \(path): accept: \(String(cString: strerror(failure)))", at: now) }
     }
 
     /// Reads what the client sent and answers every complete request. Returns false to close it.
@@ -199,8 +190,7 @@ final class ControlServer {
                     case .refused(let refusal): response = refusal
                     }
                 }
-                client.output = response.encodedFrame
-                client.written = 0
+                client.output.start(response.encodedFrame)
                 if !flush(client, now: now) { return false }
             }
         } catch {
@@ -213,19 +203,8 @@ final class ControlServer {
 
     /// Writes as much of the pending answer as the socket takes. Returns false to close the client.
     private func flush(_ client: Client, now: Seconds) -> Bool {
-        while client.isWriting {
-            let result = client.output.withUnsafeBytes { raw in
-                Glibc.send(client.fd, raw.baseAddress! + client.written, raw.count - client.written, Int32(MSG_NOSIGNAL))
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                return errno == EAGAIN || errno == EWOULDBLOCK
-            }
-            client.written += result
-            client.lastActivity = now
-        }
-        client.output = []
-        client.written = 0
+        guard let sent = client.output.send(to: client.fd) else { return false }
+        if sent > 0 { client.lastActivity = now }
         return true
     }
 

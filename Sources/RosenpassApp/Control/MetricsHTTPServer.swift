@@ -7,7 +7,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CRosenpassSystem
 import Logging
 import RosenpassBroker
 import RosenpassProtocol
@@ -27,8 +26,7 @@ final class MetricsHTTPServer {
         let fd: Int32
         let connectedAt: Seconds
         var request: [UInt8] = []
-        var output: [UInt8] = []
-        var written = 0
+        var output = PendingOutput()
         var answered = false
 
         init(fd: Int32, connectedAt: Seconds) {
@@ -99,18 +97,13 @@ final class MetricsHTTPServer {
     }
 
     private func accept(now: Seconds) {
-        while true {
-            let fd = crp_accept_nonblocking(listener)
-            guard fd >= 0 else {
-                if errno == EINTR { continue }
-                return
-            }
+        _ = acceptWaitingConnections(listener) { fd in
             guard clients.count < Self.maximumClients else {
                 close(fd)
                 if let line = complaints.admit("metrics: \(Self.maximumClients) scrapes are open already; refused one more", now: now) {
                     logger.warning("\(line)")
                 }
-                continue
+                return
             }
             clients.append(Client(fd: fd, connectedAt: now))
         }
@@ -123,13 +116,12 @@ final class MetricsHTTPServer {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(client.fd, $0.baseAddress, $0.count) }
             if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
             guard count > 0 else {
-                client.output = []
                 client.answered = true  // the client left; nothing to send
                 return
             }
             client.request += buffer[0..<count]
             if let answer = Self.respond(to: client.request, metrics: metrics) {
-                client.output = answer
+                client.output.start(answer)
                 client.answered = true
             }
         }
@@ -166,16 +158,6 @@ final class MetricsHTTPServer {
 
     /// Writes what the socket takes; returns false when the client is done (all written, or gone).
     private func write(_ client: Client) -> Bool {
-        while client.written < client.output.count {
-            let result = client.output.withUnsafeBytes { raw in
-                Glibc.send(client.fd, raw.baseAddress! + client.written, raw.count - client.written, Int32(MSG_NOSIGNAL))
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                return errno == EAGAIN || errno == EWOULDBLOCK
-            }
-            client.written += result
-        }
-        return false
+        client.output.send(to: client.fd) != nil && client.output.isPending
     }
 }
