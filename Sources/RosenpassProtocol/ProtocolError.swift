@@ -62,6 +62,12 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
         ProtocolError(.unexpectedMessage, reason, peer: peer, detail)
     }
 
+    /// A peer's public key could not be read when a handshake needed it (``PublicKeySource``).
+    @inline(never)
+    static func publicKeyUnavailable(_ detail: String, peer: Int? = nil) -> ProtocolError {
+        ProtocolError(.invalidConfiguration, .publicKeyUnavailable, peer: peer, detail)
+    }
+
     @inline(never)
     static func unknownPeer(_ detail: String) -> ProtocolError { ProtocolError(.unknownPeer, .other, detail) }
 
@@ -100,6 +106,9 @@ public enum DropReason: String, Sendable, Hashable, CaseIterable, CustomStringCo
     case staleBiscuit = "stale_biscuit"
     /// Under load, an InitHello from a source that used up its share of the responder's work.
     case rateLimited = "rate_limited"
+    /// The peer's public key could not be read from its file when the handshake needed it, or the
+    /// file now holds another key (docs/scaling.md).
+    case publicKeyUnavailable = "public_key_unavailable"
     /// Anything else.
     case other
 

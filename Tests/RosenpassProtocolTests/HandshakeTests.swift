@@ -249,7 +249,7 @@ struct HandshakeTests {
         try pair.b.removePeer(ServerPair.peer)
         #expect(pair.b.isRemoved(ServerPair.peer) && !pair.b.hasSession(with: ServerPair.peer))
         #expect(pair.b.state.sessionIndex.count == sessionsBefore - 1 && pair.b.state.peerIDIndex.isEmpty)
-        #expect(pair.b.state.responseCacheIndex.isEmpty && pair.b.state.peers[0].publicKey.isEmpty)
+        #expect(pair.b.state.responseCacheIndex.isEmpty && pair.b.state.peers[0].key == nil)
         #expect(throws: ProtocolError.self) { try pair.b.initiateHandshake(with: ServerPair.peer, now: 1, entropy: &pair.entropyB) }
         #expect(throws: ProtocolError.self) { try pair.b.removePeer(ServerPair.peer) }
         let again = try pair.a.initiateHandshake(with: ServerPair.peer, now: 1, entropy: &pair.entropyA)

@@ -22,7 +22,8 @@ public struct LoadedConfiguration: Sendable {
 /// One peer with its files loaded.
 public struct LoadedPeer: Sendable {
     public var settings: PeerSettings
-    public var publicKey: [UInt8]
+    /// The peer's public key: its peer id, and its file to read it from when a handshake needs it.
+    public var publicKey: PeerPublicKey
     public var presharedKey: SecretBytes?
     /// The endpoint's addresses, resolved at start-up; empty when the peer has no endpoint.
     public var endpointAddresses: [SocketAddress]
@@ -55,20 +56,26 @@ extension Configuration {
             }
             loaded.keypair = (publicKey, secret.key, secret.variant)
         }
-        var seen: [[UInt8]: Int] = [:]
+        let keys = PeerKeyLoading.load(peers, ownKey: loaded.keypair?.publicKey)
+        var seen: [PeerKeyLoading.Sample: [Int]] = [:]
         var keyOuts: [String: Int] = [:]
         for (index, peer) in peers.enumerated() {
             let context = "peer \(index)"
-            let publicKey = try at(source.line(ofPeer: index, key: "public_key"), context) { () throws(AppError) in
-                try StaticKeyFiles.loadPublicKey(peer.publicKeyPath)
+            let key = try at(source.line(ofPeer: index, key: "public_key"), context) { () throws(AppError) in try keys[index].get() }
+            // Keys with the same sample are compared whole (read again); others differ.
+            for earlier in seen[key.sample] ?? [] {
+                let same = try at(source.line(ofPeer: index, key: "public_key"), context) { () throws(AppError) in
+                    try PeerKeyLoading.sameKey(peers[earlier].publicKeyPath, peer.publicKeyPath)
+                }
+                if same {
+                    throw problem(source.line(ofPeer: index, key: "public_key"), "\(context) has the same public key as peer \(earlier)")
+                }
             }
-            if let earlier = seen[publicKey] {
-                throw problem(source.line(ofPeer: index, key: "public_key"), "\(context) has the same public key as peer \(earlier)")
-            }
-            seen[publicKey] = index
-            if let ours = loaded.keypair?.publicKey, ours == publicKey {
+            seen[key.sample, default: []].append(index)
+            if key.isOurs {
                 loaded.warnings.append("\(context)'s public key is our own public key: it can only talk to another daemon with the same keys")
             }
+            let publicKey = key.publicKey
 
             var presharedKey: SecretBytes?
             if let path = peer.presharedKeyPath {

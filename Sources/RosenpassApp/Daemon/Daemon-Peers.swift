@@ -27,7 +27,7 @@ extension Daemon {
     /// The core's view of a configured peer.
     static func coreConfiguration(_ peer: LoadedPeer) -> PeerConfiguration {
         PeerConfiguration(
-            publicKey: peer.publicKey, presharedKey: peer.presharedKey, version: peer.settings.protocolVersion,
+            key: peer.publicKey, presharedKey: peer.presharedKey,
             outputKeySeparator: peer.settings.outputKeySeparator ?? .wireGuardPSK,
             initiatorVariant: peer.settings.mcelieceVariant, initiates: !peer.endpointAddresses.isEmpty)
     }

@@ -339,7 +339,9 @@ public final class Daemon {
             }
             log(monitor.check(at: time))
             log(drops.flush(at: time))
-            if let wireGuardCommand { log(wireGuardCommand.poll(labels: peers.map(\.label), at: time)) }
+            if let wireGuardCommand {
+                log(wireGuardCommand.poll(label: { self.peers.indices.contains($0) ? self.peers[$0].label : nil }, at: time))
+            }
             nextPoll = outcome.nextPoll
             try countErrors(iterationFailed)
         }

@@ -59,11 +59,12 @@ struct PeerMonitor {
         var cookieRequests = 0
         /// The last thing that went wrong with this peer, and when (kept across keys, for status).
         var lastFailure: (what: String, at: Seconds)?
-        /// Warnings given in the current overdue stretch, and when the next is due.
+        /// Warnings given in the current overdue stretch (the next is due at its deadline in `checks`).
         var warnings = 0
-        var nextCheck: Seconds
         /// Taken out of the configuration (a reload); kept only so that indices stay the core's.
         var isRemoved = false
+        /// Why the peer's public key could not be read, as last warned about; cleared by a key.
+        var keyUnavailable: String?
         /// When the monitor started watching it: start-up, or the reload that added it.
         var addedAt: Seconds = 0
     }
@@ -77,27 +78,33 @@ struct PeerMonitor {
 
     private(set) var peers: [PeerState]
     let startedAt: Seconds
-    /// No peer's check is due before this. It may be early (a key usually moves a peer's check
-    /// later), which costs one scan; the event loop asks on every turn, so it is not recomputed then.
-    private(set) var nextCheck: Seconds
+    /// When each peer is next checked for being overdue.
+    private var checks = DeadlineQueue()
+    /// No peer's check is due before this; the event loop asks on every turn.
+    private(set) var nextCheck: Seconds = .infinity
 
     init(peers: [PeerInfo], now: Seconds) {
         startedAt = now
-        self.peers = peers.map { PeerState(info: $0, nextCheck: now + Self.firstKeyGrace, addedAt: now) }
-        nextCheck = self.peers.isEmpty ? .infinity : now + Self.firstKeyGrace
+        self.peers = []
+        for info in peers { add(info, now: now) }
     }
 
     /// A peer added while the daemon runs (a reload); its index is the next one.
     mutating func add(_ info: PeerInfo, now: Seconds) {
-        peers.append(PeerState(info: info, nextCheck: now + Self.firstKeyGrace, addedAt: now))
-        nextCheck = min(nextCheck, now + Self.firstKeyGrace)
+        peers.append(PeerState(info: info, addedAt: now))
+        scheduleCheck(peers.count - 1, at: now + Self.firstKeyGrace)
     }
 
     /// A peer taken out of the configuration: no more warnings or status lines for it.
     mutating func remove(_ index: Int) {
         guard peers.indices.contains(index) else { return }
         peers[index].isRemoved = true
-        peers[index].nextCheck = .infinity
+        scheduleCheck(index, at: .infinity)
+    }
+
+    private mutating func scheduleCheck(_ index: Int, at time: Seconds) {
+        checks.schedule(index, at: time)
+        nextCheck = checks.earliest()
     }
 
     // MARK: - What the core reports
@@ -152,6 +159,14 @@ struct PeerMonitor {
             heardFrom(index)
             peers[index].cookieRequests += 1
             return [LogLine(.info, "\(name) is under load and asked for a cookie; InitHello sent again with it")]
+        case .publicKeyUnavailable(_, let detail):
+            peers[index].lastFailure = ("public key unavailable: \(detail)", now)
+            // The core tries again every few seconds: one warning per cause, until the next key.
+            guard peers[index].keyUnavailable != detail else {
+                return [LogLine(.debug, "\(name): no handshake started: \(detail)")]
+            }
+            peers[index].keyUnavailable = detail
+            return [LogLine(.warning, "\(name): no handshake can start: \(detail)")]
         }
     }
 
@@ -171,8 +186,8 @@ struct PeerMonitor {
         peers[index].evidence = [:]
         peers[index].warnings = 0
         peers[index].cookieRequests = 0
-        peers[index].nextCheck = now + Self.overdueAfter
-        nextCheck = min(nextCheck, peers[index].nextCheck)
+        peers[index].keyUnavailable = nil
+        scheduleCheck(index, at: now + Self.overdueAfter)
         heardFrom(index)
         return lines
     }
@@ -207,21 +222,21 @@ struct PeerMonitor {
     /// The warnings due at `now`.
     mutating func check(at now: Seconds) -> [LogLine] {
         guard now >= nextCheck else { return [] }
-        defer { nextCheck = peers.map(\.nextCheck).min() ?? .infinity }
         var lines = [LogLine]()
-        for index in peers.indices where peers[index].nextCheck <= now && !peers[index].isRemoved {
+        for index in checks.takeDue(where: { $0 <= now }) where !peers[index].isRemoved {
             let state = peers[index]
             let since = state.lastKeyAt ?? state.addedAt
             let limit = state.lastKeyAt == nil ? Self.firstKeyGrace : Self.overdueAfter
             guard now - since >= limit else {
-                peers[index].nextCheck = since + limit
+                checks.schedule(index, at: since + limit)
                 continue
             }
             lines.append(LogLine(.warning, warning(for: state, now: now)))
             let gap = Self.warningGaps[min(state.warnings, Self.warningGaps.count - 1)]
             peers[index].warnings += 1
-            peers[index].nextCheck = now + gap
+            checks.schedule(index, at: now + gap)
         }
+        nextCheck = checks.earliest()
         return lines
     }
 

@@ -89,14 +89,14 @@ final class WireGuardCommand {
     }
 
     /// Collects the `wg` processes that have exited and starts waiting ones; returns lines to log.
-    func poll(labels: [PeerLabel], at now: Seconds) -> [LogLine] {
+    func poll(label labelOf: (Int) -> PeerLabel?, at now: Seconds) -> [LogLine] {
         var lines = [LogLine]()
         for (peer, child) in running {
             var status: Int32 = 0
             let result = waitpid(child.pid, &status, WNOHANG)
             guard result == child.pid || (result < 0 && errno == ECHILD) else { continue }
             running[peer] = nil
-            let label = labels.indices.contains(peer) ? "\(labels[peer])" : "#\(peer)"
+            let label = labelOf(peer).map { "\($0)" } ?? "#\(peer)"
             if result == child.pid && status != 0 {
                 failed += 1
                 lines.append(
@@ -109,7 +109,7 @@ final class WireGuardCommand {
                 lines.append(LogLine(.debug, "peer \(label): `\(executable) set` done in \(Int((now - child.startedAt) * 1000)) ms"))
             }
             if var key = waiting.removeValue(forKey: peer) {
-                lines += start(peer, key: key, label: labels.indices.contains(peer) ? labels[peer] : nil, at: now)
+                lines += start(peer, key: key, label: labelOf(peer), at: now)
                 secureZero(&key)
             }
         }

@@ -13,12 +13,13 @@ struct PublicKeyDigests: Equatable, Sendable {
     /// `lhash(ver, "peer id", spk)`.
     let peerID: PeerID
 
-    init(publicKey: [UInt8], version: ProtocolVersion) {
+    /// Hashes `publicKey` three times, or twice when its peer id is already known.
+    init(publicKey: [UInt8], version: ProtocolVersion, peerID knownPeerID: PeerID? = nil) {
         let constants = DomainConstants.of(version)
         self.version = version
         chainingKeyStart = constants.chainingKeyInit.adding(publicKey).value
         macKey = constants.mac.adding(publicKey).value
-        peerID = PeerID(bytes: constants.peerID.adding(publicKey).value)
+        peerID = knownPeerID ?? PeerID(bytes: constants.peerID.adding(publicKey).value)
     }
 }
 

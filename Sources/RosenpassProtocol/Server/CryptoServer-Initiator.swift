@@ -9,24 +9,28 @@ extension CryptoServer {
     /// new one is established. While the peer's McEliece format is unknown, the handshake also
     /// prepares an InitHello in the other format, which its retransmissions alternate with.
     ///
-    /// - Throws: ``ProtocolError`` of kind `unknownPeer` for a handle that names no peer.
+    /// - Throws: ``ProtocolError`` of kind `unknownPeer` for a handle that names no peer, or with
+    ///   reason ``DropReason/publicKeyUnavailable`` when the peer's key cannot be read.
     public mutating func initiateHandshake(
         with peer: PeerHandle, now: Seconds, entropy: inout some HandshakeEntropy
     ) throws(ProtocolError) -> [UInt8] {
         try checkPeer(peer)
-        return startHandshake(peer.index, reason: .requested, now: now, entropy: &entropy).message
+        return try startHandshake(peer.index, reason: .requested, now: now, entropy: &entropy).message
     }
 
     /// IHI1–IHI8 for each offered format; installs the handshake and returns its first InitHello.
+    /// Reads the peer's key first: when that fails, nothing changes.
     mutating func startHandshake(
         _ index: Int, reason: InitiationReason, now: Seconds, entropy: inout some HandshakeEntropy
-    ) -> (message: [UInt8], activity: PeerActivity) {
+    ) throws(ProtocolError) -> (message: [UInt8], activity: PeerActivity) {
+        let targetKey = try publicKey(ofPeer: index)
+        let digests = try digests(ofPeer: index, publicKey: targetKey)
         let target = state.peers[index]
         let version = target.version
         let variants = target.offeredVariants
         let cookieValue = Secret.random(count: CookieSecretRing.valueCount, for: .cookieValue, using: &entropy)
 
-        var start = ChainingKey(start: target.digests.chainingKeyStart, version: version)  // IHI1
+        var start = ChainingKey(start: digests.chainingKeyStart, version: version)  // IHI1
         let sidi = freshSessionID(using: &entropy)  // IHI2
         let ephemeral = kems.generateEphemeralKeyPair(using: &entropy)  // IHI3
         start.mix(sidi.bytes)  // IHI4
@@ -35,8 +39,8 @@ extension CryptoServer {
         var hellos = [InitiatorHandshake.Hello]()
         for variant in variants {
             var chain = start
-            let encapsulation = kems.encapsulateStatic(variant, publicKey: target.publicKey, using: &entropy)  // IHI5
-            chain.mixEncapsulation(publicKey: target.publicKey, sharedKey: encapsulation.sharedKey, ciphertext: encapsulation.ciphertext)
+            let encapsulation = kems.encapsulateStatic(variant, publicKey: targetKey, using: &entropy)  // IHI5
+            chain.mixEncapsulation(publicKey: targetKey, sharedKey: encapsulation.sharedKey, ciphertext: encapsulation.ciphertext)
             entropy.record(.ihi5ChainingKey, chain)
             let pidiCiphertext = target.ourPeerID.bytes.withUnsafeBytes { chain.encryptAndMix($0) }  // IHI6
             entropy.record(.ihi6PeerIDCiphertext, pidiCiphertext)
@@ -51,7 +55,7 @@ extension CryptoServer {
             var message = InitHello.encode(
                 layout: MessageLayout(variant: variant), sidi: sidi, epki: ephemeral.publicKey,
                 sctr: encapsulation.ciphertext, pidiCiphertext: pidiCiphertext, auth: auth)
-            Envelope.sealMAC(&message, macKey: target.digests.macKey, version: version)
+            Envelope.sealMAC(&message, macKey: digests.macKey, version: version)
             hellos.append(.init(variant: variant, chain: chain, message: message))
         }
         var first = hellos[0].message
@@ -93,6 +97,7 @@ extension CryptoServer {
         guard Envelope.verifyMAC(message.bytes, macKey: keys.digests(peer.version).macKey, version: peer.version) else {
             throw .badMAC(.respHello, peer: index)
         }
+        let peerDigests = try digests(ofPeer: index)  // cached when the handshake started
 
         chain.mix(message.sidr.bytes)  // RHI3
         chain.mix(message.sidi.bytes)
@@ -112,7 +117,7 @@ extension CryptoServer {
         let auth = chain.encryptAndMixEmpty()  // ICI4
 
         var initConf = InitConf.encode(sidi: message.sidi, sidr: message.sidr, biscuit: message.biscuit, auth: auth)
-        Envelope.sealMAC(&initConf, macKey: peer.digests.macKey, version: peer.version)
+        Envelope.sealMAC(&initConf, macKey: peerDigests.macKey, version: peer.version)
         Envelope.sealCookie(&initConf, cookieValue: handshake.cookieValue)
 
         let session = Session(chain: chain, role: .initiator, sidi: message.sidi, sidr: message.sidr, now: now)  // ICI7
@@ -178,9 +183,8 @@ extension CryptoServer {
                 "CookieReply of \(message.bytes.count) bytes for a handshake with no InitHello of that size outstanding",
                 reason: .noHandshake, peer: index)
         }
-        let peer = state.peers[index]
         let mac = Envelope.macField(hello.message)
-        guard let cookieValue = CookieReplySealing.open(message.sealedCookie, cookieKey: peer.cookieKey, mac: mac) else {
+        guard let cookieValue = CookieReplySealing.open(message.sealedCookie, cookieKey: try cookieKey(ofPeer: index), mac: mac) else {
             throw .authenticationFailed("CookieReply does not decrypt", peer: index)
         }
         let jitter = entropy.unitInterval(for: .retransmitJitter)

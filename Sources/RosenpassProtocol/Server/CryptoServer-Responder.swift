@@ -130,7 +130,8 @@ extension CryptoServer {
             throw .authenticationFailed("InitHello from unknown peer id \(peerID)", reason: .unknownPeer)
         }
         let peer = state.peers[index]
-        chain.mix(peer.publicKey)  // IHR7
+        let peerKey = try publicKey(ofPeer: index)
+        chain.mix(peerKey)  // IHR7
         chain.mix(peer.presharedKey)
         entropy.record(.ihr7ChainingKey, chain)
         do {
@@ -153,12 +154,12 @@ extension CryptoServer {
         chain.mixEncapsulation(publicKey: message.epki, sharedKey: ephemeral.sharedKey, ciphertext: ephemeral.ciphertext)
         entropy.record(.rhr4ChainingKey, chain)
         let variant = message.layout.variant
-        let encapsulation = kems.encapsulateStatic(variant, publicKey: peer.publicKey, using: &entropy)  // RHR5
-        chain.mixEncapsulation(publicKey: peer.publicKey, sharedKey: encapsulation.sharedKey, ciphertext: encapsulation.ciphertext)
+        let encapsulation = kems.encapsulateStatic(variant, publicKey: peerKey, using: &entropy)  // RHR5
+        chain.mixEncapsulation(publicKey: peerKey, sharedKey: encapsulation.sharedKey, ciphertext: encapsulation.ciphertext)
         entropy.record(.rhr5ChainingKey, chain)
 
         var biscuitKeys = state.biscuitKeys  // RHR6
-        let contents = BiscuitContents(peerID: peer.digests.peerID, number: state.biscuitCounter, chainingKey: chain.value)
+        let contents = BiscuitContents(peerID: peer.peerID, number: state.biscuitCounter, chainingKey: chain.value)
         contents.withPlaintext { entropy.record(.rhr6BiscuitPlaintext, $0) }
         let (slot, biscuitKey) = biscuitKeys.keyForIssuing(now: now, using: &entropy)
         let biscuit = contents.seal(
@@ -174,7 +175,7 @@ extension CryptoServer {
         var reply = RespHello.encode(
             layout: message.layout, sidr: sidr, sidi: message.sidi, ecti: ephemeral.ciphertext,
             scti: encapsulation.ciphertext, auth: auth, biscuit: biscuit)
-        Envelope.sealMAC(&reply, macKey: peer.digests.macKey, version: version)  // cookie field stays zero
+        Envelope.sealMAC(&reply, macKey: try digests(ofPeer: index, publicKey: peerKey).macKey, version: version)  // cookie field stays zero
 
         let handle = PeerHandle(index: index)
         let activity: [PeerActivity] = [.answeredInitHello(peer: handle, variant: variant)]
@@ -263,7 +264,7 @@ extension CryptoServer {
         session.txnm += 1
         var emptyData = EmptyData.encode(
             sid: message.sidi, counter: counter, auth: Session.acknowledgementTag(key: session.txkm, counter: counter))
-        Envelope.sealMAC(&emptyData, macKey: peer.digests.macKey, version: version)
+        Envelope.sealMAC(&emptyData, macKey: try digests(ofPeer: index).macKey, version: version)  // cached by the RespHello
         let cached = CachedResponse(receivedAt: now, initConfKey: message.cacheKey, emptyData: emptyData)
         let outputKey = session.outputKey(separator: peer.compressedSeparator, version: version)
         let handle = PeerHandle(index: index)

@@ -28,6 +28,9 @@ public struct CryptoServer: Sendable {
     /// names an unknown peer id: then a peer that uses the other protocol version is named in the
     /// error instead of passing for a stranger. Derived from the configuration; not protocol state.
     var otherVersionPeerIDs: [PeerID: Int]?
+    /// When each peer's timers next need the server (``Peer/nextDeadline``), so that ``poll(now:entropy:)``
+    /// visits only the peers that are due. Derived from `state`; kept in step by ``updatePeer(_:_:)``.
+    var timers = DeadlineQueue()
 
     /// Creates a server for our static key pair.
     ///
@@ -81,38 +84,38 @@ public struct CryptoServer: Sendable {
     ///   size, or a peer whose id equals that of an existing peer.
     @discardableResult
     public mutating func addPeer(_ configuration: PeerConfiguration) throws(ProtocolError) -> PeerHandle {
-        guard configuration.publicKey.count == McElieceVariant.publicKeyCount else {
+        let key = configuration.key
+        guard key.byteCount == McElieceVariant.publicKeyCount else {
             throw .invalidConfiguration(
-                "peer public key must be \(McElieceVariant.publicKeyCount) bytes, got \(configuration.publicKey.count)")
+                "peer public key must be \(McElieceVariant.publicKeyCount) bytes, got \(key.byteCount)")
         }
         if let psk = configuration.presharedKey, psk.count != 32 {
             throw .invalidConfiguration("pre-shared key must be 32 bytes, got \(psk.count)")
         }
-        let version = configuration.version
-        let digests = PublicKeyDigests(publicKey: configuration.publicKey, version: version)
-        guard state.peerIDIndex[digests.peerID] == nil else {
-            throw .invalidConfiguration("a peer with the id \(digests.peerID) is already configured")
+        let version = key.version
+        guard state.peerIDIndex[key.peerID] == nil else {
+            throw .invalidConfiguration("a peer with the id \(key.peerID) is already configured")
         }
-        let peer = Peer(
-            publicKey: configuration.publicKey,
+        var peer = Peer(
+            key: key,
+            peerID: key.peerID,
             presharedKey: configuration.presharedKey.map(Secret.init) ?? Secret(zeros: 32),
             version: version,
             separator: configuration.outputKeySeparator,
             compressedSeparator: configuration.outputKeySeparator.compressed(version),
             configuredVariant: configuration.initiatorVariant,
-            digests: digests,
             ourPeerID: keys.digests(version).peerID,
-            cookieKey: Secret(copying: DomainConstants.cookies.cookieKey.adding(configuration.publicKey).value),
             initiates: configuration.initiates,
-            outranksPeer: Peer.outranks(ours: keys.digests(version).peerID, theirs: digests.peerID))
-        var added = peer
+            outranksPeer: Peer.outranks(ours: keys.digests(version).peerID, theirs: key.peerID))
         // Biscuits issued before this peer was added (to an earlier entry of the same peer, removed
         // since) must not open a session with it: they count as used.
-        added.biscuitUsed = state.biscuitCounter.predecessor
-        state.peers.append(added)
+        peer.biscuitUsed = state.biscuitCounter.predecessor
+        state.peers.append(peer)
+        state.activePeerCount += 1
         otherVersionPeerIDs = nil
         let handle = PeerHandle(index: state.peers.count - 1)
-        state.peerIDIndex[digests.peerID] = handle.index
+        state.peerIDIndex[key.peerID] = handle.index
+        rescheduleTimers(of: handle.index)
         return handle
     }
 
@@ -135,11 +138,13 @@ public struct CryptoServer: Sendable {
             entry.initiates = false
             entry.initiationRequested = false
             entry.recentAnswers = []
-            entry.publicKey = []
+            entry.key = nil
+            entry.derived = DerivedKeyCache()
             entry.isRemoved = true
         }
+        state.activePeerCount -= 1
         if let cacheKey, state.responseCacheIndex[cacheKey] == index { state.responseCacheIndex[cacheKey] = nil }
-        if state.peerIDIndex[state.peers[index].digests.peerID] == index { state.peerIDIndex[state.peers[index].digests.peerID] = nil }
+        if state.peerIDIndex[state.peers[index].peerID] == index { state.peerIDIndex[state.peers[index].peerID] = nil }
         otherVersionPeerIDs = nil
     }
 
@@ -152,7 +157,7 @@ public struct CryptoServer: Sendable {
     public func matches(_ peer: PeerHandle, _ configuration: PeerConfiguration) -> Bool {
         let entry = state.peers[peer.index]
         let psk = configuration.presharedKey.map(Secret.init) ?? Secret(zeros: 32)
-        return !entry.isRemoved && entry.publicKey == configuration.publicKey && entry.presharedKey == psk
+        return !entry.isRemoved && entry.key == configuration.key && entry.presharedKey == psk
             && entry.version == configuration.version && entry.separator == configuration.outputKeySeparator
             && entry.configuredVariant == configuration.initiatorVariant && entry.initiates == configuration.initiates
     }
@@ -161,7 +166,7 @@ public struct CryptoServer: Sendable {
     public func isRemoved(_ peer: PeerHandle) -> Bool { state.peers[peer.index].isRemoved }
 
     /// The id of `peer` (under its configured version); the daemon prints its ``PeerID/base64``.
-    public func peerID(of peer: PeerHandle) -> PeerID { state.peers[peer.index].digests.peerID }
+    public func peerID(of peer: PeerHandle) -> PeerID { state.peers[peer.index].peerID }
 
     /// The protocol version configured for `peer`.
     public func version(of peer: PeerHandle) -> ProtocolVersion { state.peers[peer.index].version }
@@ -169,7 +174,7 @@ public struct CryptoServer: Sendable {
     /// Turns automatic initiation for `peer` on or off (the daemon learned or lost its endpoint).
     public mutating func setInitiates(_ initiates: Bool, for peer: PeerHandle) throws(ProtocolError) {
         try checkPeer(peer)
-        state.peers[peer.index].initiates = initiates
+        updatePeer(peer.index) { $0.initiates = initiates }
     }
 
     /// The McEliece format of the next InitHello we send `peer`: configured, learned from the peer,
@@ -205,21 +210,67 @@ public struct CryptoServer: Sendable {
         let after = state.peers[index].ownSessionIDs
         for id in before.subtracting(after) where state.sessionIndex[id] == index { state.sessionIndex[id] = nil }
         for id in after.subtracting(before) { state.sessionIndex[id] = index }
+        rescheduleTimers(of: index)
         return result
     }
 
-    /// The peer whose id under the version not configured for it is `peerID`, if any.
+    /// Puts peer `index`'s next deadline into ``timers``.
+    mutating func rescheduleTimers(of index: Int) {
+        timers.schedule(index, at: state.peers[index].nextDeadline)
+    }
+
+    /// The public key of peer `index`: from memory, or read from its source.
+    func publicKey(ofPeer index: Int) throws(ProtocolError) -> [UInt8] {
+        guard let key = state.peers[index].key else { throw .unknownPeer("\(PeerHandle(index: index)) was removed") }
+        do {
+            return try key.bytes()
+        } catch {
+            throw error.attributed(to: index)
+        }
+    }
+
+    /// The digests of peer `index`'s public key, computed (from `publicKey`, or by reading the key)
+    /// and cached the first time they are needed.
+    mutating func digests(ofPeer index: Int, publicKey: [UInt8]? = nil) throws(ProtocolError) -> PublicKeyDigests {
+        if let digests = state.peers[index].derived.digests { return digests }
+        let bytes: [UInt8]
+        if let publicKey { bytes = publicKey } else { bytes = try self.publicKey(ofPeer: index) }
+        let digests = PublicKeyDigests(publicKey: bytes, version: state.peers[index].version, peerID: state.peers[index].peerID)
+        state.peers[index].derived.digests = digests
+        return digests
+    }
+
+    /// `lhash(V03, "cookie-key", spkt)` of peer `index`, computed and cached the first time a
+    /// CookieReply from it arrives.
+    mutating func cookieKey(ofPeer index: Int) throws(ProtocolError) -> Secret {
+        if let key = state.peers[index].derived.cookieKey { return key }
+        let key = Secret(copying: DomainConstants.cookies.cookieKey.adding(try publicKey(ofPeer: index)).value)
+        state.peers[index].derived.cookieKey = key
+        return key
+    }
+
+    /// The peer whose id under the version not configured for it is `peerID`, if any. The index is
+    /// built the first time it is needed, from every peer's key; with more than
+    /// ``otherVersionLookupLimit`` peers whose keys are not in memory it is not built (reading them
+    /// all would stall the server), and such an InitHello counts as from an unknown peer.
     mutating func peerUsingOtherVersion(_ peerID: PeerID) -> Int? {
         if otherVersionPeerIDs == nil {
             var index = [PeerID: Int]()
-            for (position, peer) in state.peers.enumerated() where !peer.isRemoved {
-                let other: ProtocolVersion = peer.version == .v02 ? .v03 : .v02
-                index[PeerID(bytes: DomainConstants.of(other).peerID.adding(peer.publicKey).value)] = position
+            let stored = state.peers.lazy.filter { !$0.isRemoved && $0.key?.isInMemory == false }.count
+            if stored <= Self.otherVersionLookupLimit {
+                for (position, peer) in state.peers.enumerated() where !peer.isRemoved {
+                    guard let bytes = try? peer.key?.bytes() else { continue }
+                    let other: ProtocolVersion = peer.version == .v02 ? .v03 : .v02
+                    index[PeerID(bytes: DomainConstants.of(other).peerID.adding(bytes).value)] = position
+                }
             }
             otherVersionPeerIDs = index
         }
         return otherVersionPeerIDs?[peerID]
     }
+
+    /// See ``peerUsingOtherVersion(_:)``.
+    static let otherVersionLookupLimit = 64
 
     /// Draws a session id that is not registered yet.
     func freshSessionID(using entropy: inout some HandshakeEntropy) -> SessionID {
@@ -246,6 +297,8 @@ struct ServerState: Equatable, Sendable {
     var biscuitKeys: BiscuitKeyRing
     var load: LoadMonitor
     var sources = SourceBudgets()
+    /// Peers added and not removed.
+    var activePeerCount = 0
 }
 
 /// What handling one datagram produced.

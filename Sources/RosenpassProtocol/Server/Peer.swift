@@ -3,8 +3,11 @@
 /// Everything the server keeps about one peer: its configuration, the values derived from its key
 /// once, and its mutable protocol state.
 struct Peer: Equatable, Sendable {
-    /// Emptied when the peer is removed (``CryptoServer/removePeer(_:)``).
-    var publicKey: [UInt8]
+    /// The peer's public key, in memory or read when a handshake needs it; `nil` once the peer is
+    /// removed (``CryptoServer/removePeer(_:)``).
+    var key: PeerPublicKey?
+    /// `lhash(ver, "peer id", spkt)` under the peer's version.
+    let peerID: PeerID
     let presharedKey: Secret
     let version: ProtocolVersion
     let separator: OutputKeyDomainSeparator
@@ -13,13 +16,10 @@ struct Peer: Equatable, Sendable {
     /// The McEliece format set in the configuration (`mceliece_variant`); `nil` means automatic
     /// (`Peer-McElieceFormat.swift`).
     let configuredVariant: McElieceVariant?
-    /// Digests of the peer's public key under the peer's version: `init(spkt)`, the MAC key of
-    /// messages to it, and its peer id `pidt`.
-    let digests: PublicKeyDigests
     /// Our own peer id under the peer's version (`pidm`, IHI6).
     let ourPeerID: PeerID
-    /// `lhash(V03, "cookie-key", spkt)`: decrypts the peer's CookieReplies.
-    let cookieKey: Secret
+    /// The other digests of the peer's public key, computed when first needed.
+    var derived = DerivedKeyCache()
 
     var initiates: Bool
     /// Whether our peer id is greater than the peer's, computed once by ``CryptoServer/addPeer(_:)``:
@@ -48,6 +48,10 @@ struct Peer: Equatable, Sendable {
     var lastResponderKeyAt = TimerConstants.never
     /// Set by ``CryptoServer/removePeer(_:)``: the entry only keeps its slot, so that handles stay unique.
     var isRemoved = false
+    /// No handshake is started with the peer before this time: the first one waits for the peer's
+    /// place in the start-up spread, and after the key could not be read, a retry waits a while
+    /// (docs/scaling.md). `nil` until the first run of the timers sees the peer.
+    var initiationNotBefore: Seconds?
 
     /// The session ids of ours that route to this peer: the handshake's `sidi` and the session's `sidm`.
     var ownSessionIDs: Set<SessionID> {
@@ -56,4 +60,18 @@ struct Peer: Equatable, Sendable {
         if let session { ids.insert(session.sidm) }
         return ids
     }
+}
+
+/// Digests of a peer's public key that the server computes the first time a handshake needs them,
+/// because each costs a pass over 512 KiB: `init(spkt)` and the MAC key of messages to the peer
+/// (both needed by the first handshake either way), and the key that decrypts the peer's
+/// CookieReplies (needed only when the peer is under load). A cache of values fixed by the
+/// configuration, not protocol state: filling it changes nothing a datagram could observe, so it is
+/// equal to every other cache, and a dropped datagram may fill it.
+struct DerivedKeyCache: Equatable, Sendable {
+    var digests: PublicKeyDigests?
+    /// `lhash(V03, "cookie-key", spkt)`.
+    var cookieKey: Secret?
+
+    static func == (lhs: DerivedKeyCache, rhs: DerivedKeyCache) -> Bool { true }
 }

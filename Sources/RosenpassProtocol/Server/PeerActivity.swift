@@ -23,13 +23,16 @@ public enum PeerActivity: Sendable, Hashable {
     /// The peer answered our InitHello with a CookieReply: it is under load and wants proof of our
     /// address before it spends work on us.
     case cookieReceived(peer: PeerHandle)
+    /// A handshake with the peer could not start because its public key could not be read (the
+    /// file is gone, or holds another key); the timers try again later (docs/scaling.md).
+    case publicKeyUnavailable(peer: PeerHandle, detail: String)
 
     /// The peer the activity concerns.
     public var peer: PeerHandle {
         switch self {
         case .handshakeStarted(let peer, _, _), .retransmitted(let peer, _, _), .handshakeExpired(let peer, _, _),
             .answeredInitHello(let peer, _), .handshakeCompleted(let peer, _, _), .variantLearned(let peer, _),
-            .handshakesCrossed(let peer, _), .cookieReceived(let peer):
+            .handshakesCrossed(let peer, _), .cookieReceived(let peer), .publicKeyUnavailable(let peer, _):
             return peer
         }
     }

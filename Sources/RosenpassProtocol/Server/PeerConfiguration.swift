@@ -4,12 +4,13 @@ import RosenpassCrypto
 
 /// A peer of the crypto server, as configured.
 public struct PeerConfiguration: Sendable {
-    /// The peer's static Classic McEliece 460896 public key (524160 bytes).
-    public var publicKey: [UInt8]
+    /// The peer's static Classic McEliece 460896 public key (524160 bytes), with its peer id under
+    /// the protocol version both sides configure for each other.
+    public var key: PeerPublicKey
     /// The optional pre-shared key (32 bytes); `nil` mixes 32 zero bytes (`protocol.md` §7).
     public var presharedKey: SecretBytes?
-    /// The protocol version both sides configure for each other.
-    public var version: ProtocolVersion
+    /// The protocol version both sides configure for each other: the one ``key``'s peer id is under.
+    public var version: ProtocolVersion { key.version }
     /// The domain separator of the output key; both sides must agree.
     public var outputKeySeparator: OutputKeyDomainSeparator
     /// The McEliece ciphertext format to use when we initiate; `nil` means automatic: round 3, or the
@@ -20,7 +21,7 @@ public struct PeerConfiguration: Sendable {
     /// knows its endpoint). A peer that does not initiate still responds.
     public var initiates: Bool
 
-    /// Creates a peer configuration.
+    /// Creates a peer configuration with a public key kept in memory.
     public init(
         publicKey: [UInt8],
         presharedKey: SecretBytes? = nil,
@@ -29,9 +30,21 @@ public struct PeerConfiguration: Sendable {
         initiatorVariant: McElieceVariant? = nil,
         initiates: Bool = true
     ) {
-        self.publicKey = publicKey
+        self.init(
+            key: PeerPublicKey(bytes: publicKey, version: version), presharedKey: presharedKey,
+            outputKeySeparator: outputKeySeparator, initiatorVariant: initiatorVariant, initiates: initiates)
+    }
+
+    /// Creates a peer configuration; the protocol version is the one `key` was made for.
+    public init(
+        key: PeerPublicKey,
+        presharedKey: SecretBytes? = nil,
+        outputKeySeparator: OutputKeyDomainSeparator = .wireGuardPSK,
+        initiatorVariant: McElieceVariant? = nil,
+        initiates: Bool = true
+    ) {
+        self.key = key
         self.presharedKey = presharedKey
-        self.version = version
         self.outputKeySeparator = outputKeySeparator
         self.initiatorVariant = initiatorVariant
         self.initiates = initiates
