@@ -3,6 +3,7 @@
 #   make demo   build, make keys for two peers, run them on loopback, show both hold the same key
 #   make test   every test: unit tests, then the process and WireGuard end-to-end suites
 #   make bench  rosenpass-crypto bench against the reference implementations (scripts/bench), see BENCHMARKS.md
+#   make bench-scale  one daemon with 100, 1,000 and 10,000 peers (scripts/bench/scale.py), see BENCHMARKS.md
 #   make fuzz   every libFuzzer target for FUZZ_SECONDS (default 300) each, see FUZZING.md
 #   make test-sanitizers   the unit tests under AddressSanitizer and ThreadSanitizer
 #
@@ -15,7 +16,7 @@ BUILD_FLAGS  ?= -c release -Xswiftc -enable-testing
 BIN_DIR       = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path)
 export ROSENPASS_BIN_DIR = $(BIN_DIR)
 
-.PHONY: all build test unit-test integration-test test-sanitizers demo bench fuzz deps clean
+.PHONY: all build test unit-test integration-test test-sanitizers demo bench bench-scale fuzz deps clean
 
 all: build
 
@@ -41,6 +42,13 @@ demo: build
 bench:
 	$(SWIFT) build $(BUILD_FLAGS) --product rosenpass-crypto
 	python3 scripts/bench/compare.py --bin "$(BIN_DIR)/rosenpass-crypto" $(BENCH_ARGS)
+
+# One daemon with 100, 1,000 and 10,000 peers (docs/scaling.md); SCALE_ARGS go to scripts/bench/scale.py,
+# e.g. make bench-scale SCALE_ARGS="--peers 100,1000". Caches 5.2 GB of keys in .build/bench-scale.
+bench-scale:
+	$(SWIFT) build $(BUILD_FLAGS) --product rosenpass
+	$(SWIFT) build $(BUILD_FLAGS) --product rosenpass-crypto
+	python3 scripts/bench/scale.py --bin "$(BIN_DIR)" $(SCALE_ARGS)
 
 # SANITIZERS: address, thread or both (default).
 test-sanitizers:

@@ -42,7 +42,7 @@ struct FloodCommand: ParsableCommand {
 
     func run() throws {
         guard let version = ProtocolVersion(rawValue: protocolVersion) else { throw ToolError("--protocol-version must be V02 or V03") }
-        let key = try readFile(publicKey)
+        let key = try readWholeFile(publicKey)
         guard key.count == 524_160 else { throw ToolError("\(publicKey) is not a Classic McEliece 460896 public key") }
         var probe = LoadProbe(responderPublicKey: key, version: version)
         let fd = try connectedSocket()
@@ -51,9 +51,9 @@ struct FloodCommand: ParsableCommand {
         if cookies {
             // The responder asks for a cookie only under load: send until a CookieReply comes back.
             var solved = false
-            let deadline = now() + 10
+            let deadline = monotonicSeconds() + 10
             var buffer = [UInt8](repeating: 0, count: 2048)
-            while !solved && now() < deadline {
+            while !solved && monotonicSeconds() < deadline {
                 _ = probe.initHello.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
                 let got = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
                 if got > 0 { solved = probe.accept(cookieReply: Array(buffer.prefix(got))) }
@@ -65,11 +65,11 @@ struct FloodCommand: ParsableCommand {
         var sent = 0
         var refused = 0
         var replies = 0
-        let start = now()
+        let start = monotonicSeconds()
         let end = start + duration
         var buffer = [UInt8](repeating: 0, count: 2048)
         while true {
-            let time = now()
+            let time = monotonicSeconds()
             if time >= end { break }
             if rate > 0 && Double(sent) >= (time - start) * rate {
                 usleep(200)
@@ -82,7 +82,7 @@ struct FloodCommand: ParsableCommand {
             // Drain replies (CookieReplies, RespHellos) so that the socket stays usable.
             while buffer.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 { replies += 1 }
         }
-        let elapsed = now() - start
+        let elapsed = monotonicSeconds() - start
         print(
             "{\"sent\": \(sent), \"seconds\": \(String(format: "%.3f", elapsed)), \"per_second\": \(Int(Double(sent) / elapsed)), "
                 + "\"send_errors\": \(refused), \"replies\": \(replies), \"cookies\": \(cookies)}")
@@ -119,24 +119,5 @@ struct FloodCommand: ParsableCommand {
             throw ToolError("connect: \(String(cString: strerror(errno)))")
         }
         return fd
-    }
-
-    private func readFile(_ path: String) throws -> [UInt8] {
-        guard let file = fopen(path, "rb") else { throw ToolError("\(path): \(String(cString: strerror(errno)))") }
-        defer { fclose(file) }
-        var bytes = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let got = fread(&chunk, 1, chunk.count, file)
-            if got == 0 { break }
-            bytes += chunk.prefix(got)
-        }
-        return bytes
-    }
-
-    private func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }

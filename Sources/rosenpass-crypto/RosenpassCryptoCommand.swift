@@ -7,7 +7,7 @@ struct RosenpassCryptoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rosenpass-crypto",
         abstract: "Run, cross-check and measure the cryptographic primitives of swift-rosenpass.",
-        subcommands: [KEMCommand.self, HashCommand.self, BenchCommand.self, ConstantTimeCheckCommand.self, FloodCommand.self]
+        subcommands: [KEMCommand.self, HashCommand.self, BenchCommand.self, ConstantTimeCheckCommand.self, FloodCommand.self, ScaleClientCommand.self]
     )
 }
 

@@ -47,6 +47,24 @@ struct PeerMonitorTests {
         #expect(monitor.statusLines(at: 5000).count == 1)
     }
 
+    @Test("many overdue peers at once: sixteen described, the rest counted in one line, and each repeated on its own schedule")
+    func manyOverduePeers() {
+        let infos = (0..<40).map { index in
+            PeerMonitor.PeerInfo(
+                label: PeerLabel(name: "client-\(index)", endpoint: nil, wireGuard: nil, peerID: Self.bob.peerID),
+                initiates: false, version: .v02, configuredVariant: nil)
+        }
+        var monitor = PeerMonitor(peers: infos, now: 0)
+        #expect(monitor.check(at: 29).isEmpty)
+        let first = monitor.check(at: 30)
+        #expect(first.count == PeerMonitor.warningsPerCheck + 1)
+        #expect(first.prefix(16).allSatisfy { $0.message.contains("no key exchanged in the 30 s since start-up") })
+        #expect(first.last == LogLine(.warning, "24 more peers have had no key exchanged for as long; `rosenpass status` lists every peer and its last failure"))
+        #expect(monitor.peers.allSatisfy { $0.warnings == 1 }, "the counted ones are not warned about again at once")
+        #expect(monitor.check(at: 60).isEmpty)
+        #expect(monitor.check(at: 90).count == PeerMonitor.warningsPerCheck + 1, "repeated after a minute")
+    }
+
     @Test("each key is one notice line; the handshake's progress is at info level")
     func keyAndProgressLines() {
         var monitor = monitor()

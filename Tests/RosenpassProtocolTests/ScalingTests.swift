@@ -137,6 +137,16 @@ struct ManyPeersTests {
         #expect(slots.min()! >= 5, "starts per 0.1 s: \(slots)")
     }
 
+    @Test("the DoS budget grows with the peers beyond 480, so that a gateway's honest rekeys do not count as load")
+    func loadBudget() throws {
+        #expect(LoadPolicy.standard.scaled(toPeers: 100) == .standard)
+        let large = LoadPolicy.standard.scaled(toPeers: 10_000)
+        #expect(abs(large.handlingsPerSecond - 10_000.0 / 30) < 1e-9 && abs(large.burst - 2 * 10_000.0 / 30) < 1e-9)
+        #expect(large.sourceHandlingsPerSecond == 2 && large.sourceBurst == 8)
+        let (server, _) = try Self.server(peers: 600, initiates: false)
+        #expect(server.effectiveLoadPolicy.handlingsPerSecond == 20)
+    }
+
     @Test("a poll with nothing due visits no peer, and the next deadline is the earliest retransmission")
     func idlePolls() throws {
         var (server, entropy) = try Self.server(peers: 40)

@@ -21,6 +21,13 @@ struct ExchangeConfigCommand: ParsableCommand, RootOptionsReading {
             on stdout as: output-key peer PEER_ID key-file "PATH" exchanged (or stale, when a key expired \
             and was replaced by a random one). Peers with device and peer get their key in WireGuard \
             through the PSK broker.
+
+            Many peers (docs/scaling.md): a daemon serves 10,000 peers in well under 1 GiB. It keeps no \
+            peer's public key in memory: each key file is read at start-up to compute the peer id, and \
+            again whenever a handshake needs it, so a key file must stay in place; one rewritten with \
+            another key is refused (a warning, and retries every 10 s) until `rosenpass reload`. With \
+            more than 16 peers, the first handshakes are spread over 5 ms per peer (at most 60 s), and \
+            the budget of InitHellos answered before DoS cookies are asked for grows by 1/30 a second per peer.
             """
     )
 
@@ -118,27 +125,46 @@ struct ValidateCommand: ParsableCommand, RootOptionsReading {
     }
 
     /// What a valid configuration will do that an operator may not expect: the secret key's layout
-    /// and the McEliece format each peer gets, and `wg set` for `extra_params`.
+    /// and the McEliece format each peer gets, and `wg set` for `extra_params`. A note that applies
+    /// to several peers is printed once, naming them (a gateway's 10,000 peers give one line).
     static func notes(_ configuration: Configuration, _ loaded: LoadedConfiguration) -> [String] {
         var notes = [String]()
         if let keypair = loaded.keypair {
             notes.append(
                 "secret key: \(SecretKeyLayout.describe(keypair.variant)). It serves both McEliece formats; each peer's is chosen separately")
         }
+        var peersByNote: [String: [String]] = [:]
+        var order: [String] = []
+        func add(_ note: String, _ name: String) {
+            if peersByNote[note] == nil { order.append(note) }
+            peersByNote[note, default: []].append(name)
+        }
         for (index, peer) in configuration.peers.enumerated() {
             let name = peer.name.map { "peer \(index) (\($0))" } ?? "peer \(index)"
             if let variant = peer.mcelieceVariant {
-                notes.append("\(name): our handshakes use McEliece \(variant.shortName) (mceliece_variant)")
+                add("our handshakes use McEliece \(variant.shortName) (mceliece_variant)", name)
             } else if peer.endpoint != nil {
-                notes.append(
-                    "\(name): our handshakes use McEliece round 3 (Rosenpass 0.2.x, go-rosenpass, the reference), alternating with round 4 until the peer answers, then the peer's format")
+                add(
+                    "our handshakes use McEliece round 3 (Rosenpass 0.2.x, go-rosenpass, the reference), alternating with round 4 until the peer answers, then the peer's format",
+                    name)
             }
-            if let extra = peer.wireGuard?.extraParams, !extra.isEmpty {
-                notes.append(
-                    "\(name): extra_params: without a PSK broker option, rosenpass runs `wg set \(peer.wireGuard!.device) peer … preshared-key /dev/stdin \(extra.joined(separator: " "))` itself (needs wg and CAP_NET_ADMIN); a PSK broker ignores them")
+            if let wireGuard = peer.wireGuard, !wireGuard.extraParams.isEmpty {
+                add(
+                    "extra_params: without a PSK broker option, rosenpass runs `wg set \(wireGuard.device) peer … preshared-key /dev/stdin \(wireGuard.extraParams.joined(separator: " "))` itself (needs wg and CAP_NET_ADMIN); a PSK broker ignores them",
+                    name)
             }
         }
+        for note in order {
+            let names = peersByNote[note]!
+            notes.append("\(Self.peerList(names)): \(note)")
+        }
         return notes
+    }
+
+    /// "peer 3"; "peer 1, peer 2"; or the first eight of many and how many more.
+    static func peerList(_ names: [String]) -> String {
+        let shown = names.prefix(8).joined(separator: ", ")
+        return names.count > 8 ? "\(shown) and \(names.count - 8) more" : shown
     }
 }
 

@@ -17,6 +17,9 @@ extension Configuration {
     /// The keys of the reference's `[api]` table (experiment_api builds).
     static let apiKeys = ["listen_path", "listen_fd", "stream_fd"]
 
+    /// The longest configuration file read: room for about 100,000 peers (docs/scaling.md).
+    static let maximumFileSize = 16 << 20
+
     /// Reads and parses the configuration file at `file`.
     ///
     /// - Parameters:
@@ -24,7 +27,7 @@ extension Configuration {
     ///   - home: `$HOME`, for paths that start with `~/` (`components.md` §4.2).
     /// - Throws: ``AppError`` naming the file, and for schema errors the line and key.
     public static func load(file: String, home: String?) throws(AppError) -> Configuration {
-        let text = try FileIO.readText(file, limit: 1 << 20)
+        let text = try FileIO.readText(file, limit: maximumFileSize)
         return try parse(text, file: file, home: home)
     }
 

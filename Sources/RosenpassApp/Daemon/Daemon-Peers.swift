@@ -287,7 +287,7 @@ extension Daemon {
     /// checking that the result still loads.
     private func appendToConfigurationFile(_ toml: String) throws(AppError) {
         let file = try persistentFile()
-        let text = try FileIO.readText(file, limit: 1 << 20)
+        let text = try FileIO.readText(file, limit: Configuration.maximumFileSize)
         let updated = text + (text.hasSuffix("\n") ? "" : "\n") + "\n[[peers]]\n" + toml + (toml.hasSuffix("\n") ? "" : "\n")
         _ = try Configuration.parse(updated, file: file, home: Environment.home)
         try replaceConfigurationFile(file, with: updated)
@@ -298,7 +298,7 @@ extension Daemon {
     /// the result must load with that one peer fewer.
     private func deleteFromConfigurationFile(_ settings: PeerSettings) throws(AppError) {
         let file = try persistentFile()
-        let text = try FileIO.readText(file, limit: 1 << 20)
+        let text = try FileIO.readText(file, limit: Configuration.maximumFileSize)
         let current = try Configuration.parse(text, file: file, home: Environment.home)
         guard let position = current.peers.firstIndex(of: settings), let header = current.source.line(ofPeer: position) else {
             throw .runtime("\(file) does not hold this peer's entry as the daemon runs it (changed since the last reload?); remove it there and reload")

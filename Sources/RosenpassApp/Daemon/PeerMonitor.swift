@@ -223,6 +223,7 @@ struct PeerMonitor {
     mutating func check(at now: Seconds) -> [LogLine] {
         guard now >= nextCheck else { return [] }
         var lines = [LogLine]()
+        var overdue = 0
         for index in checks.takeDue(where: { $0 <= now }) where !peers[index].isRemoved {
             let state = peers[index]
             let since = state.lastKeyAt ?? state.addedAt
@@ -231,14 +232,26 @@ struct PeerMonitor {
                 checks.schedule(index, at: since + limit)
                 continue
             }
-            lines.append(LogLine(.warning, warning(for: state, now: now)))
+            overdue += 1
+            if overdue <= Self.warningsPerCheck { lines.append(LogLine(.warning, warning(for: state, now: now))) }
             let gap = Self.warningGaps[min(state.warnings, Self.warningGaps.count - 1)]
             peers[index].warnings += 1
             checks.schedule(index, at: now + gap)
         }
+        if overdue > Self.warningsPerCheck {
+            lines.append(
+                LogLine(
+                    .warning,
+                    "\(overdue - Self.warningsPerCheck) more peers have had no key exchanged for as long; `rosenpass status` lists every peer and its last failure"
+                ))
+        }
         nextCheck = checks.earliest()
         return lines
     }
+
+    /// At most this many overdue peers are described in full at one check; the rest are counted in
+    /// one line, so that a gateway whose many clients are offline does not flood its log.
+    static let warningsPerCheck = 16
 
     /// The warning for an overdue peer: what was seen, and the likely causes.
     func warning(for state: PeerState, now: Seconds) -> String {

@@ -38,13 +38,18 @@ public struct LoadPolicy: Hashable, Sendable {
     /// The most sources whose buckets are kept. Buckets that have filled up again are forgotten
     /// first; when the table is full of busy sources, a new source's InitHellos wait under load.
     public var trackedSources: Int
+    /// What each configured peer adds to ``handlingsPerSecond`` (and twice that to ``burst``): a
+    /// gateway's honest peers alone would otherwise keep it under load. 1/30 a second is four
+    /// times what one peer needs, one handshake every two minutes (docs/scaling.md).
+    public var handlingsPerSecondPerPeer: Double
 
     /// A policy; the defaults allow bursts of 32 and 16 handlings per second (roughly 2–3 % of one
     /// core), orders of magnitude above what honest peers send (one handshake per peer per two
     /// minutes, plus retransmissions), and per source under load a burst of 8 and 2 per second.
     public init(
         cookiesEnabled: Bool = true, burst: Double = 32, handlingsPerSecond: Double = 16,
-        sourceBurst: Double = 8, sourceHandlingsPerSecond: Double = 2, trackedSources: Int = 65_536
+        sourceBurst: Double = 8, sourceHandlingsPerSecond: Double = 2, trackedSources: Int = 65_536,
+        handlingsPerSecondPerPeer: Double = 1.0 / 30
     ) {
         precondition(burst >= 1 && handlingsPerSecond > 0, "the load budget must allow some work")
         precondition(sourceBurst >= 1 && sourceHandlingsPerSecond > 0 && trackedSources > 0, "each source must be allowed some work")
@@ -54,6 +59,17 @@ public struct LoadPolicy: Hashable, Sendable {
         self.sourceBurst = sourceBurst
         self.sourceHandlingsPerSecond = sourceHandlingsPerSecond
         self.trackedSources = trackedSources
+        self.handlingsPerSecondPerPeer = handlingsPerSecondPerPeer
+    }
+
+    /// The policy for a server with `peers` peers: the global budget grows with
+    /// ``handlingsPerSecondPerPeer`` once that exceeds the fixed one (beyond 480 peers by default);
+    /// the per-source budgets stay.
+    public func scaled(toPeers peers: Int) -> LoadPolicy {
+        var scaled = self
+        scaled.handlingsPerSecond = max(handlingsPerSecond, Double(peers) * handlingsPerSecondPerPeer)
+        scaled.burst = max(burst, 2 * scaled.handlingsPerSecond)
+        return scaled
     }
 
     /// The default: cookies on.

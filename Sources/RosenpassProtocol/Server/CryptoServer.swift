@@ -70,6 +70,9 @@ public struct CryptoServer: Sendable {
     /// Our public key.
     public var publicKey: [UInt8] { keys.publicKey }
 
+    /// ``loadPolicy`` for the number of peers configured now (``LoadPolicy/scaled(toPeers:)``).
+    public var effectiveLoadPolicy: LoadPolicy { loadPolicy.scaled(toPeers: state.activePeerCount) }
+
     /// The layout of the secret key we were given (13568 bytes: round 3; 13608 bytes: round 4). It
     /// says nothing about the format we send: see ``initiatorVariant(of:)``.
     public var secretKeyVariant: McElieceVariant { keys.nativeVariant }
