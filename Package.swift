@@ -10,12 +10,19 @@
 // - RosenpassProtocol: the wire protocol as a pure state machine; randomness and clock are injected.
 // - RosenpassBroker:   the PSK broker protocol, the privileged WireGuard backends, the socket handler.
 // - RosenpassApp:      configuration, key files, the daemon's event loop and the command lines.
-// The executables are thin shells over RosenpassApp / RosenpassBroker.
+// The executables are thin shells over RosenpassApp / RosenpassBroker. docs/ARCHITECTURE.md has the
+// whole picture.
+//
+// Platforms: the programs are Linux-only (netlink, Linux process and socket interfaces).
+// RosenpassCrypto and RosenpassProtocol (with RosenpassSecureMemory and CRosenpassSystem beneath
+// them) use no Linux-only API, so that an app can embed them (docs/embedding.md;
+// scripts/check-portable-core.py checks it); the Apple versions below are the oldest those modules
+// are meant for. Nothing here builds or tests them on Apple hardware.
 import PackageDescription
 
 let package = Package(
     name: "swift-rosenpass",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v14), .iOS(.v17)],
     products: [
         .executable(name: "rosenpass", targets: ["rosenpass"]),
         .executable(name: "rosenpass-wireguard-broker-privileged", targets: ["rosenpass-wireguard-broker-privileged"]),
@@ -29,6 +36,8 @@ let package = Package(
         .library(name: "RosenpassProtocol", targets: ["RosenpassProtocol"]),
         .library(name: "RosenpassBroker", targets: ["RosenpassBroker"]),
         .library(name: "RosenpassApp", targets: ["RosenpassApp"]),
+        // For the fuzzing package (Fuzzing/), not for programs.
+        .library(name: "RosenpassTOMLOracle", targets: ["RosenpassTOMLOracle"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -58,6 +67,8 @@ let package = Package(
             name: "RosenpassBroker",
             dependencies: [
                 "RosenpassSecureMemory",
+                // The programs' shared command-line conventions (version, exit statuses).
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -75,7 +86,6 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .executableTarget(name: "rosenpass", dependencies: ["RosenpassApp", "RosenpassSecureMemory"]),
@@ -100,6 +110,13 @@ let package = Package(
             ]
         ),
         .target(name: "RosenpassTestSupport", path: "Tests/RosenpassTestSupport"),
+        // TOMLKit (toml++) as the differential oracle for our TOML reader, for the tests and the
+        // fuzzer only: no program links it.
+        .target(
+            name: "RosenpassTOMLOracle",
+            dependencies: ["RosenpassApp", .product(name: "TOMLKit", package: "TOMLKit")],
+            path: "Tests/RosenpassTOMLOracle"
+        ),
         // Known-answer fixtures are read from disk next to the tests (`Fixtures.url`), not bundled.
         .testTarget(
             name: "RosenpassCryptoTests",
@@ -118,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RosenpassAppTests",
-            dependencies: ["RosenpassApp", "RosenpassTestSupport"],
+            dependencies: ["RosenpassApp", "RosenpassTestSupport", "RosenpassTOMLOracle"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -19,7 +19,6 @@ let package = Package(
     platforms: [.macOS(.v14)],
     dependencies: [
         .package(path: ".."),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
     ],
@@ -35,7 +34,7 @@ let package = Package(
                     .product(name: "RosenpassProtocol", package: mainPackage),
                     .product(name: "RosenpassBroker", package: mainPackage),
                     .product(name: "RosenpassApp", package: mainPackage),
-                    .product(name: "TOMLKit", package: "TOMLKit"),
+                    .product(name: "RosenpassTOMLOracle", package: mainPackage),
                     .product(name: "Logging", package: "swift-log"),
                     .product(name: "Crypto", package: "swift-crypto"),
                 ])

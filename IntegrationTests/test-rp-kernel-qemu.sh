@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `rp exchange` with kernel WireGuard (components.md §8.3), which this host may not have: a QEMU guest
+# `rp exchange` with kernel WireGuard (docs/components.md §8.3), which this host may not have: a QEMU guest
 # running a Debian kernel with its wireguard module runs two `rp exchange` processes (see
 # rp/guest-init.sh), so rp's kernel path is exercised: RTM_NEWLINK kind wireguard, WG_CMD_SET_DEVICE
 # over generic netlink (key, port, peers with random PSKs), address and routes over rtnetlink, PSKs

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end for `rp` (components.md §8, §9 items 10 and 13): two hosts, "alice" and "bob", are two
+# End to end for `rp` (docs/components.md §8, §9 items 10 and 13): two hosts, "alice" and "bob", are two
 # network namespaces joined by a veth pair (192.168.78.1 and .2). On each, `rp genkey` and `rp pubkey`
 # make the key folders; then `rp exchange` runs on both:
 #
@@ -18,7 +18,7 @@
 #   * genkey/pubkey make the §8.2 folders (0700 folder, 0600 secrets, pqpk copied byte for byte,
 #     wgpk = `wg pubkey` of wgsk); a second genkey keeps the keys;
 #   * smoke: bare `rp` and `rp exchange <missing folder>` / `rp exchange-config <missing file>` fail
-#     with status 1, `rp help` succeeds;
+#     with status 1; `rp help`, `--help` and `-h` print every command, `rp --version` that of rosenpass;
 #   * each interface has rp's private key, WireGuard port = Rosenpass port + 1 (alice: 10000), the
 #     peer with its endpoint (Rosenpass port + 1) and allowed IPs, and a route per allowed-ips entry;
 #   * within 20 s both interfaces hold the same PSK for each other (`wg show DEV preshared-keys`);
@@ -69,7 +69,12 @@ status=0; "$rp" > /dev/null 2> "$work/bare.err" || status=$?
 [ $status -eq 1 ] || fail "bare rp exited $status, expected 1"
 grep -q '^No command supplied$' "$work/bare.err" || fail "bare rp: $(cat "$work/bare.err")"
 grep -q '^Usage: rp ' "$work/bare.err" || fail "bare rp printed no usage line"
-[ "$("$rp" help)" = "Usage: rp [verbose] genkey|pubkey|exchange [ARGS]..." ] || fail "rp help"
+for word in help --help -h; do
+    "$rp" $word > "$work/help.out" || fail "rp $word exited $?"
+    head -1 "$work/help.out" | grep -qx 'Usage: rp \[verbose\] genkey|pubkey|exchange|exchange-config \[ARGS\]\.\.\.' || fail "rp $word: $(head -3 "$work/help.out")"
+    grep -q '^  exchange-config CONFIG_FILE' "$work/help.out" || fail "rp $word omits exchange-config"
+done
+[ "$("$rp" --version)" = "$("$ROSENPASS_BIN_DIR/rosenpass" --version)" ] || fail "rp --version differs from rosenpass --version"
 status=0; "$rp" exchange "$work/missing" 2> "$work/missing.err" || status=$?
 [ $status -eq 1 ] || fail "rp exchange <missing folder> exited $status: $(cat "$work/missing.err")"
 grep -q "$work/missing" "$work/missing.err" || fail "rp exchange <missing folder> does not name it: $(cat "$work/missing.err")"

@@ -10,8 +10,9 @@
 # inside TSan can hang it). scripts/tsan-suppressions.txt lists the runtime's false positives.
 #
 # Leak detection is off under ASan: the Swift runtime keeps metadata and globals for the life of the
-# process, and TOMLKit leaks on every parse, which drowns a real report. Leaks are looked for by the
-# fuzz targets instead (scripts/fuzz.sh), which parse the same inputs millions of times.
+# process, and TOMLKit (the TOML oracle of the tests) leaks on every parse, which drowns a real
+# report. Leaks are looked for by the fuzz targets instead (scripts/fuzz.sh), which parse the same
+# inputs millions of times.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test client for the Rosenpass PSK broker protocol (components.md section 1).
+"""Test client for the Rosenpass PSK broker protocol (docs/components.md section 1).
 
 Sends requests over one unix-socket connection (or writes frames to stdout with --frames-only) and
 prints one return code per answer, e.g. "0x00". Each request is INTERFACE:PEER_B64:PSK_B64; the word

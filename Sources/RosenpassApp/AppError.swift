@@ -12,7 +12,7 @@ import Musl
 /// Every error names the file (and, for configurations, the line and key) it is about and says what
 /// was wrong, so that the message alone is enough to fix it. The cases are private so that new ones
 /// can be added; ``isUsageError`` tells command-line mistakes (exit status 2) from run-time failures
-/// (exit status 1), as `components.md` §3 requires.
+/// (exit status 1), as `docs/components.md` §3 requires.
 public struct AppError: Error, Hashable, Sendable, CustomStringConvertible {
     private enum Base: Hashable, Sendable {
         case config(file: String, line: Int?, message: String)
@@ -26,7 +26,7 @@ public struct AppError: Error, Hashable, Sendable, CustomStringConvertible {
 
     private init(_ base: Base) { self.base = base }
 
-    /// A configuration file is malformed or violates the schema of `components.md` §4.
+    /// A configuration file is malformed or violates the schema of `docs/components.md` §4.
     ///
     /// - Parameters:
     ///   - file: the configuration file, as the user named it.
@@ -37,7 +37,7 @@ public struct AppError: Error, Hashable, Sendable, CustomStringConvertible {
         AppError(.config(file: file, line: line, message: message))
     }
 
-    /// A key, PSK or key-output file is unusable (size, encoding or permissions, `components.md` §5).
+    /// A key, PSK or key-output file is unusable (size, encoding or permissions, `docs/components.md` §5).
     @inline(never)
     public static func keyFile(_ file: String, _ message: String) -> AppError {
         AppError(.keyFile(file: file, message: message))

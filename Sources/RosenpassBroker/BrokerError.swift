@@ -23,13 +23,13 @@ public struct BrokerError: Error, Hashable, Sendable, CustomStringConvertible {
 
     private init(_ base: Base) { self.base = base }
 
-    /// A broker message that does not follow components.md §1 (wrong length, type, code or name).
+    /// A broker message that does not follow docs/components.md §1 (wrong length, type, code or name).
     @inline(never)
     public static func malformedMessage(_ reason: String) -> BrokerError {
         BrokerError(.malformedMessage(reason))
     }
 
-    /// A frame header announced more bytes than the receiver accepts (components.md §1.1).
+    /// A frame header announced more bytes than the receiver accepts (docs/components.md §1.1).
     @inline(never)
     public static func frameTooLarge(length: UInt64, limit: Int) -> BrokerError {
         BrokerError(.frameTooLarge(length: length, limit: limit))

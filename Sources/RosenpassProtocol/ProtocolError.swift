@@ -2,7 +2,7 @@
 
 /// Why the protocol core refused an operation or dropped a datagram.
 ///
-/// Every dropped datagram leaves the server's state unchanged (`protocol.md` §8, with the §9 fixes),
+/// Every dropped datagram leaves the server's state unchanged (`docs/protocol.md` §8, with the §9 fixes),
 /// so the error is only for logging and counting. The initializers are private so new cases can be
 /// added; compare with ``kind`` or ``reason``.
 public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {

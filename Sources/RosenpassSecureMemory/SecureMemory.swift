@@ -2,8 +2,12 @@
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #elseif canImport(Darwin)
 import Darwin
+#elseif canImport(Android)
+import Android
 #endif
 import CRosenpassSystem
 
@@ -155,7 +159,7 @@ public enum SecureMemory {
             guard let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), memory != MAP_FAILED else {
                 fatalError("SecureMemory: cannot map \(size) bytes for secrets: \(String(cString: strerror(errno)))")
             }
-            #if canImport(Glibc)
+            #if os(Linux) || os(Android)
             _ = madvise(memory, size, MADV_DONTDUMP)
             #endif
             if mlock(memory, size) == 0 {

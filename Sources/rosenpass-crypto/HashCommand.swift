@@ -16,7 +16,7 @@ struct HashCommand: ParsableCommand {
         commandName: "hash",
         abstract: "Hash standard input and print the digest as hex.",
         discussion: """
-            v02 and v03 are Rosenpass' keyed hashes (incorrect HMAC-BLAKE2b and keyed SHAKE256, protocol.md \
+            v02 and v03 are Rosenpass' keyed hashes (incorrect HMAC-BLAKE2b and keyed SHAKE256, docs/protocol.md \
             section 1.5); they need a 32-byte --key and always give 32 bytes. blake2b takes an optional key of up \
             to 64 bytes and --length 1...64 (default 64). shake128 and shake256 take --length \
             0...\(maximumXOFLength) (default 32). sha3-256 and sha3-512 take neither. Keys are hex; the digest is printed as lower-case \

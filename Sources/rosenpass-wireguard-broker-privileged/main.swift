@@ -1,5 +1,5 @@
 // rosenpass-wireguard-broker-privileged: sets WireGuard preshared keys on request, nothing else.
-// A thin shell over RosenpassBroker (components.md §2.1); needs CAP_NET_ADMIN for kernel WireGuard.
+// A thin shell over RosenpassBroker (docs/components.md §2.1); needs CAP_NET_ADMIN for kernel WireGuard.
 
 import ArgumentParser
 import Glibc
@@ -23,7 +23,7 @@ struct PrivilegedBrokerCommand: ParsableCommand {
             Policy file: one rule per line, '#' comments; "interface IF" allows every peer of IF, \
             "peer IF PUBKEY_B64" allows one peer.
             """,
-        version: "0.1.0"
+        version: SwiftRosenpassVersion.description
     )
 
     @Option(name: .customLong("fd"), help: "Serve requests on this inherited, connected socket instead of stdin/stdout.")
@@ -96,4 +96,4 @@ struct PrivilegedBrokerCommand: ParsableCommand {
     }
 }
 
-PrivilegedBrokerCommand.main()
+PrivilegedBrokerCommand.mainWithProjectExitStatus()

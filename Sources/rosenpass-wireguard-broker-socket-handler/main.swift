@@ -1,5 +1,5 @@
 // rosenpass-wireguard-broker-socket-handler: serves the broker protocol on a unix socket to many
-// clients through one privileged child (components.md §2.2). A thin shell over RosenpassBroker.
+// clients through one privileged child (docs/components.md §2.2). A thin shell over RosenpassBroker.
 
 import ArgumentParser
 import Glibc
@@ -23,7 +23,7 @@ struct SocketHandlerCommand: ParsableCommand {
             socket left by a dead handler is replaced, a live one or any other file is not. A broker \
             process that dies is restarted.
             """,
-        version: "0.1.0"
+        version: SwiftRosenpassVersion.description
     )
 
     @Option(name: .customLong("listen-path"), help: "Create and listen on a unix socket at PATH.")
@@ -35,7 +35,7 @@ struct SocketHandlerCommand: ParsableCommand {
     @Option(name: .customLong("stream-fd"), help: "Serve this one inherited, connected unix socket; exit when it closes.")
     var streamFD: Int32?
 
-    @Option(name: .customLong("mode"), help: "Permission bits of the --listen-path socket, octal (default 600).")
+    @Option(name: .customLong("mode"), help: "Permission bits of the --listen-path socket, octal.")
     var mode: String = "600"
 
     @Option(name: .customLong("group"), help: "Group (name or number) of the --listen-path socket.")
@@ -139,4 +139,4 @@ struct SocketHandlerCommand: ParsableCommand {
     }
 }
 
-SocketHandlerCommand.main()
+SocketHandlerCommand.mainWithProjectExitStatus()

@@ -1,4 +1,4 @@
-// The TOML configuration schema (`components.md` §4): accepted forms, rejected keys, messages.
+// The TOML configuration schema (`docs/components.md` §4): accepted forms, rejected keys, messages.
 
 import Foundation
 import RosenpassProtocol

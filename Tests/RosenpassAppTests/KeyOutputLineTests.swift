@@ -1,4 +1,4 @@
-// The stdout notification line (`components.md` §6.1).
+// The stdout notification line (`docs/components.md` §6.1).
 
 import Testing
 

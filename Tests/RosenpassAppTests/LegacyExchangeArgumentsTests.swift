@@ -1,4 +1,4 @@
-// The reference's legacy `exchange` grammar (`components.md` §3.3, §9 item 3), from known answers.
+// The reference's legacy `exchange` grammar (`docs/components.md` §3.3, §9 item 3), from known answers.
 
 import RosenpassTestSupport
 import Testing

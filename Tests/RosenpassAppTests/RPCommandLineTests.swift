@@ -1,4 +1,4 @@
-// The `rp` word grammar, its messages and usage lines (`components.md` §8.1, §9 item 10).
+// The `rp` word grammar, its messages and usage lines (`docs/components.md` §8.1, §9 item 10).
 
 import RosenpassProtocol
 import Testing
@@ -55,8 +55,14 @@ struct RPCommandLineTests {
     }
 
     @Test func help_andTheObsoleteExplainWord() throws {
-        #expect(try RPCommandLine.parse(["help"]).command == .help)
-        #expect(RPCommandLine.helpText == "Usage: rp [verbose] genkey|pubkey|exchange [ARGS]...")
+        for word in ["help", "--help", "-h"] {
+            #expect(try RPCommandLine.parse([word]).command == .help, "\(word)")
+        }
+        #expect(try RPCommandLine.parse(["--version"]).command == .version)
+        #expect(RPCommandLine.helpText.hasPrefix("Usage: rp [verbose] genkey|pubkey|exchange|exchange-config [ARGS]...\n"))
+        for command in ["genkey PRIVATE_KEYS_DIR", "pubkey PRIVATE_KEYS_DIR PUBLIC_KEYS_DIR", "exchange PRIVATE_KEYS_DIR", "exchange-config CONFIG_FILE"] {
+            #expect(RPCommandLine.helpText.contains("\n  \(command)"), "help names \(command)")
+        }
         var warnings = [String]()
         let parsed = try RPCommandLine.parse(["explain", "verbose", "genkey", "d"]) { warnings.append($0) }
         #expect(warnings == ["WARN: the explain argument is no longer supported"])
@@ -67,16 +73,18 @@ struct RPCommandLineTests {
         #expect(error(["exchange"]) == "Required positional argument: PRIVATE_KEYS_DIR\n\(exchangeUsage)")
         #expect(error(["exchange", "./fakedir", "notarealoption"]) == "Unknown option notarealoption\n\(exchangeUsage)")
         #expect(error(["exchange", "./fakedir", "listen"]) == "listen option requires parameter\n\(exchangeUsage)")
-        #expect(error(["exchange", "./fakedir", "listen", "notarealip"]) == "invalid parameter for listen option\n\(exchangeUsage)")
+        #expect(error(["exchange", "./fakedir", "listen", "notarealip"]) == "invalid parameter for listen option: \(RPCommandLine.addressExpected("notarealip"))\n\(exchangeUsage)")
         // Host names are not socket-address literals.
-        #expect(error(["exchange", "./fakedir", "listen", "localhost:9999"]) == "invalid parameter for listen option\n\(exchangeUsage)")
-        #expect(error(["exchange", "./fakedir", "listen", "127.0.0.1:70000"]) == "invalid parameter for listen option\n\(exchangeUsage)")
+        #expect(error(["exchange", "./fakedir", "listen", "localhost:9999"]) == "invalid parameter for listen option: \(RPCommandLine.addressExpected("localhost:9999"))\n\(exchangeUsage)")
+        #expect(error(["exchange", "./fakedir", "listen", "127.0.0.1:70000"]) == "invalid parameter for listen option: \(RPCommandLine.addressExpected("127.0.0.1:70000"))\n\(exchangeUsage)")
         #expect(error(["exchange", "./fakedir", "dev"]) == "dev option requires parameter\n\(exchangeUsage)")
         #expect(error(["exchange", "./fakedir", "ip"]) == "ip option requires parameter\n\(exchangeUsage)")
         #expect(error(["exchange", "./fakedir", "peer"]) == "Required positional argument: PUBLIC_KEYS_DIR\n\(exchangeUsage)")
         #expect(error(["exchange", "d", "peer", "p", "endpoint"]) == "endpoint option requires parameter\n\(exchangeUsage)")
-        #expect(error(["exchange", "d", "peer", "p", "endpoint", "example.com:9999"]) == "invalid parameter for endpoint option\n\(exchangeUsage)")
-        #expect(error(["exchange", "d", "peer", "p", "persistent-keepalive", "-1"]) == "invalid parameter for persistent-keepalive option\n\(exchangeUsage)")
+        #expect(error(["exchange", "d", "peer", "p", "endpoint", "example.com:9999"])
+            == "invalid parameter for endpoint option: 'example.com:9999' is not an IP address and port such as 192.0.2.1:9999 or [2001:db8::1]:9999 (host names are not accepted)\n\(exchangeUsage)")
+        #expect(error(["exchange", "d", "peer", "p", "persistent-keepalive", "-1"])
+            == "invalid parameter for persistent-keepalive option: '-1' is not a whole number of seconds (0 turns keepalives off)\n\(exchangeUsage)")
         #expect(error(["exchange", "d", "peer", "p", "persistent-keepalive"]) == "persistent-keepalive option requires parameter\n\(exchangeUsage)")
         #expect(error(["exchange", "d", "peer", "p", "allowed-ips"]) == "allowed-ips option requires parameter\n\(exchangeUsage)")
         // Inside a peer clause only the peer options are accepted.

@@ -1,4 +1,4 @@
-// `rp exchange` options: the `exchange-config` TOML (`components.md` §8.4) and the checks and fixes
+// `rp exchange` options: the `exchange-config` TOML (`docs/components.md` §8.4) and the checks and fixes
 // of the plan (§8.3: ports + 1, comma-separated allowed-ips, port 65535).
 
 import Foundation

@@ -1,4 +1,4 @@
-// `rp genkey` / `rp pubkey` key folders and their permissions (`components.md` §8.2, §9 item 10).
+// `rp genkey` / `rp pubkey` key folders and their permissions (`docs/components.md` §8.2, §9 item 10).
 
 import Foundation
 import RosenpassBroker

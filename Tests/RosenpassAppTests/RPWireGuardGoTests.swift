@@ -1,4 +1,4 @@
-// `rp exchange`'s userspace fallback and its end (`components.md` §8.3): a UAPI socket left by a
+// `rp exchange`'s userspace fallback and its end (`docs/components.md` §8.3): a UAPI socket left by a
 // killed wireguard-go must neither stop rp nor pass for the new wireguard-go's socket, a live one
 // means the name is taken, and a failed removal of the interface is reported as a failure.
 //

@@ -1,4 +1,4 @@
-// What `rp exchange` sends to configure its interface (`components.md` §8.3): the rtnetlink requests
+// What `rp exchange` sends to configure its interface (`docs/components.md` §8.3): the rtnetlink requests
 // byte for byte (as `ip link add … type wireguard`, `ip address add`, `ip route replace` send them),
 // kernel WireGuard's WG_CMD_SET_DEVICE attributes, and wireguard-go's UAPI `set=1` text. The kernel
 // path cannot run on a host without the WireGuard module, so its messages are checked here.

@@ -2,6 +2,7 @@
 
 import Foundation
 import RosenpassTestSupport
+import RosenpassTOMLOracle
 import Testing
 import TOMLKit
 
@@ -35,9 +36,9 @@ struct TOMLReaderTests {
     @Test("valid documents read the same as TOMLKit reads them", arguments: TOMLCases.all.valid)
     func validDocument_matchesTOMLKit(_ example: TOMLCases.Valid) throws {
         let ours = try TOMLReader.parse(example.toml)
-        let theirs = ConfigurationTOML.convert(try TOMLKit.TOMLTable(string: example.toml))
-        #expect(ConfigurationTOML.firstDifference(ours, theirs, path: "") == nil)
-        // The combined reader accepts it too.
+        let theirs = TOMLOracle.convert(try TOMLKit.TOMLTable(string: example.toml))
+        #expect(TOMLOracle.firstDifference(ours, theirs, path: "") == nil)
+        #expect(TOMLOracle.judge(example.toml) == .agree)
         _ = try ConfigurationTOML.parse(example.toml, file: "example.toml")
     }
 
@@ -52,6 +53,7 @@ struct TOMLReaderTests {
         if !example.strictOnly {
             #expect(throws: (any Error).self) { try TOMLKit.TOMLTable(string: example.toml) }
         }
+        #expect(TOMLOracle.judge(example.toml) == .oursRefuses)
         #expect(throws: AppError.self) { try ConfigurationTOML.parse(example.toml, file: "bad.toml") }
     }
 
@@ -85,12 +87,46 @@ struct TOMLReaderTests {
         #expect(table.position(of: "peers[1].endpoint") == 8)
     }
 
-    @Test func disagreement_isReportedNotHidden() throws {
+    @Test("the oracle finds a difference between the two trees, and judges only what our reader accepts")
+    func oracle_reportsDisagreement() throws {
         var ours = try TOMLReader.parse("a = 1\nb = \"x\"\n")
-        let theirs = ConfigurationTOML.convert(try TOMLKit.TOMLTable(string: "a = 1\nb = \"x\"\n"))
-        #expect(ConfigurationTOML.firstDifference(ours, theirs, path: "") == nil)
+        let theirs = TOMLOracle.convert(try TOMLKit.TOMLTable(string: "a = 1\nb = \"x\"\n"))
+        #expect(TOMLOracle.firstDifference(ours, theirs, path: "") == nil)
         ours.entries[1].node.value = .string("y")
-        #expect(ConfigurationTOML.firstDifference(ours, theirs, path: "") == "b")
+        #expect(TOMLOracle.firstDifference(ours, theirs, path: "") == "b")
+        #expect(TOMLOracle.judge("a = 1\nb = \"x\"\n") == .agree)
+        #expect(TOMLOracle.judge("a = = 1\n") == .oursRefuses)
+    }
+
+    /// Found by FuzzConfig once the oracle judged every document our reader accepts: a float
+    /// literal beyond the range of a double read as infinity, where toml++ refuses it.
+    @Test func floatOutOfRange_isRefused() throws {
+        let huge = "x = 3e" + String(repeating: "1", count: 80) + "\n"
+        #expect(throws: TOMLSyntaxError.self) { try TOMLReader.parse(huge) }
+        #expect(TOMLOracle.judge(huge) == .oursRefuses)
+        #expect(TOMLOracle.judge("x = 1.7976931348623157e308\ny = -inf\nz = nan\n") == .agree)
+        #expect((try? TOMLReader.parse("x = -1e400\n")) == nil)
+    }
+
+    /// Found by FuzzConfig: our reader took any two digits for an hour (`60:00:00`), where toml++
+    /// checks every field of a date or time against its range.
+    @Test func dateAndTimeFields_areCheckedAgainstTheirRanges() throws {
+        for bad in ["60:00:00", "23:60:00", "23:59:60", "2026-13-01", "2026-00-10", "2026-04-31", "2025-02-29",
+                    "2026-12-06T24:00:00Z", "2026-12-06T12:00:00+24:00", "2026-12-06T12:00:00-01:60"] {
+            #expect(throws: TOMLSyntaxError.self, "\(bad)") { try TOMLReader.parse("t = \(bad)\n") }
+        }
+        for good in ["00:00:00", "23:59:59.999", "2024-02-29", "2000-02-29", "2026-12-31T23:59:59Z", "2026-12-06 12:00:00+05:30"] {
+            #expect(TOMLOracle.judge("t = \(good)\n") == .agree, "\(good)")
+        }
+    }
+
+    /// Found by FuzzConfig: toml++ fails an assertion (and aborts, in a build with assertions) on a
+    /// table header that starts with a character that may not begin a key. Our reader refuses the
+    /// file, and the oracle never hands toml++ a document our reader refuses.
+    @Test func headerStartingWithAForeignCharacter_isRefused() throws {
+        let text = "[[\u{FFFD}kTestA\"\npeer = \"x\"\n"
+        #expect(throws: TOMLSyntaxError.self) { try TOMLReader.parse(text) }
+        #expect(TOMLOracle.judge(text) == .oursRefuses)
     }
 
     /// Issue 12: a configuration with arrays nested ~35,000 deep overflowed the stack of `validate`,

@@ -1,4 +1,4 @@
-// The broker message and frame codecs (components.md §1, §9 items 1 and 2).
+// The broker message and frame codecs (docs/components.md §1, §9 items 1 and 2).
 
 import Testing
 @testable import RosenpassBroker

@@ -163,7 +163,7 @@ import RosenpassTestSupport
     }
 
     /// The daemon's default broker: `rosenpass-wireguard-broker-privileged` spawned over its stdin and
-    /// stdout, two pipes and no unix socket (components.md §2.4). Its refusal comes back through the
+    /// stdout, two pipes and no unix socket (docs/components.md §2.4). Its refusal comes back through the
     /// pipes; a killed broker is replaced and the key sent again.
     @Test func spawnedPrivilegedBroker_talksOverPipes_andIsReplacedWhenItDies() throws {
         let privileged = BuiltProducts.executable("rosenpass-wireguard-broker-privileged").path

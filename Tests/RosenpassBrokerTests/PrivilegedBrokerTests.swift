@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct PrivilegedBrokerTests {
     @Test func request_reachesBackendWithItsValues_andGetsFiveByteAnswer() {
-        // components.md §9 item 1: "wg0", all-zero key and peer.
+        // docs/components.md §9 item 1: "wg0", all-zero key and peer.
         let backend = RecordingBackend()
         let broker = PrivilegedBroker(backend: backend, logger: LogCapture().logger)
         let payload = Frames.requestPayload(interface: "wg0", psk: [UInt8](repeating: 0, count: 32), peer: [UInt8](repeating: 0, count: 32))

@@ -173,7 +173,7 @@ import RosenpassTestSupport
         #expect(children.count == 1)
         client.shutdown()
         // EOF reaches the handler only if no copy of our end leaked into it or its child (the
-        // reference's missing CLOEXEC, components.md §2.3); then it exits, and so does its child.
+        // reference's missing CLOEXEC, docs/components.md §2.3); then it exits, and so does its child.
         #expect(eventually { handlers.allSatisfy { kill($0, 0) != 0 } && children.allSatisfy { kill($0, 0) != 0 } })
     }
 

@@ -1,9 +1,9 @@
-// Known answers and tamper tests for ChaCha20-Poly1305 (RFC 8439, protocol.md §1.3), HChaCha20 and
-// XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03, protocol.md §1.4).
+// Known answers and tamper tests for ChaCha20-Poly1305 (RFC 8439, docs/protocol.md §1.3), HChaCha20 and
+// XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03, docs/protocol.md §1.4).
 //
 // Fixtures (written by scripts/fixtures/generate-symmetric-fixtures.py):
 //   aead-chacha20poly1305.json    RFC 8439 §2.8.2 and A.5, then pyca/cryptography (OpenSSL) cases
-//   aead-xchacha20poly1305.json   the draft's A.3.1, protocol.md's XAEAD answer, then PyCryptodome cases
+//   aead-xchacha20poly1305.json   the draft's A.3.1, docs/protocol.md's XAEAD answer, then PyCryptodome cases
 //   aead-hchacha20.json           the draft's §2.2.1
 
 import RosenpassCrypto
@@ -199,10 +199,10 @@ struct XChaCha20Poly1305Tests {
         }
     }
 
-    @Test("the draft's A.3.1, protocol.md's XAEAD answer and PyCryptodome's cases: nonce || ciphertext || tag")
+    @Test("the draft's A.3.1, docs/protocol.md's XAEAD answer and PyCryptodome's cases: nonce || ciphertext || tag")
     func knownAnswers() throws {
         let cases = try KnownAnswers<AEADCase>.load("aead-xchacha20poly1305.json")
-        #expect(cases.contains { $0.name.contains("protocol.md") })
+        #expect(cases.contains { $0.name.contains("docs/protocol.md") })
         for known in cases {
             let key = Hex.decode(known.key), nonce = Hex.decode(known.nonce)
             let ad = Hex.decode(known.associatedData), plaintext = Hex.decode(known.plaintext)

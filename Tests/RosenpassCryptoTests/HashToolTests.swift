@@ -74,7 +74,7 @@ struct HashToolTests {
         try expectDigest(["--alg", "blake2b", "--key", short.key, "--length", "7"], input: short.message, short.output)
     }
 
-    @Test("v02 and v03 give protocol.md §1.5's answers")
+    @Test("v02 and v03 give docs/protocol.md §1.5's answers")
     func keyedHashes() throws {
         let key = String(repeating: "00", count: 32)
         let data = [UInt8](repeating: 0xFF, count: 32)

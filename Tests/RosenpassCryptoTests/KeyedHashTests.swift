@@ -1,4 +1,4 @@
-// Known answers for the two Rosenpass keyed hashes (protocol.md §1.5) and the hash domains built from
+// Known answers for the two Rosenpass keyed hashes (docs/protocol.md §1.5) and the hash domains built from
 // them (§2.1, Appendix A).
 //
 // Fixtures (written by scripts/fixtures/generate-symmetric-fixtures.py):
@@ -30,7 +30,7 @@ struct HashDomainCase: Decodable, CustomStringConvertible {
     var description: String { "\(version) lhash\(labels)" }
 }
 
-@Suite("Rosenpass keyed hashes (protocol.md §1.5)")
+@Suite("Rosenpass keyed hashes (docs/protocol.md §1.5)")
 struct KeyedHashTests {
     func function(named name: String) throws -> KeyedHash {
         switch name {
@@ -40,7 +40,7 @@ struct KeyedHashTests {
         }
     }
 
-    @Test("the known answers of protocol.md §1.5")
+    @Test("the known answers of docs/protocol.md §1.5")
     func protocolAnswers() throws {
         let cases = try KnownAnswers<KeyedHashCase>.load("keyed-hash-protocol.json")
         #expect(Set(cases.map(\.function)) == ["v02", "v03", "blake2b-256"])

@@ -8,17 +8,11 @@ import Testing
 
 /// A reproducible stream of test bytes (SplitMix64), also usable as a `RandomBytesGenerator`.
 struct McElieceTestStream: RandomBytesGenerator {
-    var state: UInt64
+    private var generator: SplitMix64
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { generator = SplitMix64(state: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     mutating func element() -> UInt16 { UInt16(truncatingIfNeeded: next()) & 0x1FFF }
 

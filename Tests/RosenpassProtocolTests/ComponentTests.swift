@@ -61,7 +61,7 @@ struct MessageLayoutTests {
         #expect(throws: ProtocolError.self) { try ParsedDatagram.parse([]) }
     }
 
-    @Test("fields land at the offsets of protocol.md §3")
+    @Test("fields land at the offsets of docs/protocol.md §3")
     func fieldOffsets() throws {
         let sidi = SessionID(bytes: [1, 2, 3, 4])
         let sidr = SessionID(bytes: [5, 6, 7, 8])

@@ -186,7 +186,7 @@ struct HandshakeTests {
 
     /// Every single-byte flip, a truncation and an extension of each message is rejected and leaves
     /// the receiver's whole state unchanged. The envelope's cookie field is outside the MAC and is
-    /// never checked unless the responder is under load (`protocol.md` §3.8, §11 point 18), so flips
+    /// never checked unless the responder is under load (`docs/protocol.md` §3.8, §11 point 18), so flips
     /// there are processed as the untouched message would be; they are left out here.
     @Test("tampered, truncated or extended messages are rejected without any change of state")
     func tampering() throws {

@@ -1,4 +1,4 @@
-// Hash domains, the precomputed constants of both versions and the OSK separators (protocol.md §2, Appendix A).
+// Hash domains, the precomputed constants of both versions and the OSK separators (docs/protocol.md §2, Appendix A).
 
 import RosenpassCrypto
 import RosenpassTestSupport
@@ -14,7 +14,7 @@ struct HashDomainTests {
         let value: String
     }
 
-    /// Appendix A of protocol.md, both versions, as a JSON fixture.
+    /// Appendix A of docs/protocol.md, both versions, as a JSON fixture.
     @Test("Appendix A constants for V02 and V03")
     func appendixA() throws {
         let cases = try Fixtures.json([DomainCase].self, "domain-constants.json")

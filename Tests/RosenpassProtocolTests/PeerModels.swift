@@ -65,22 +65,6 @@ struct KeyOutputs {
     }
 }
 
-/// SplitMix64: a small deterministic generator, so a simulated run repeats exactly.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-}
-
 /// Our crypto server as one end: ours (repairing collisions, probing the McEliece format) or, with
 /// repairs off and round 3 configured, the reference, whose rules our core otherwise follows.
 struct CryptoServerEnd: SimulatedEnd {

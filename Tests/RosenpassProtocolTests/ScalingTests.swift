@@ -63,7 +63,7 @@ struct DeadlineQueueTests {
     func againstModel() {
         var queue = DeadlineQueue()
         var model = [Seconds](repeating: .infinity, count: 200)
-        var random = SplitMix(seed: 7)
+        var random = SplitMix64(state: 7)
         var now: Seconds = 0
         for step in 0..<20_000 {
             let item = Int(random.next() % 200)
@@ -250,15 +250,3 @@ struct PublicKeySourceTests {
     }
 }
 
-/// A small deterministic generator for the queue test.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

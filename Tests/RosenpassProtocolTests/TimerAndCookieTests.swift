@@ -1,4 +1,4 @@
-// Timers and DoS cookies driven by a fake clock (protocol.md §5, §6; docs/dos-cookies.md).
+// Timers and DoS cookies driven by a fake clock (docs/protocol.md §5, §6; docs/dos-cookies.md).
 
 import RosenpassCrypto
 import RosenpassTestSupport
@@ -246,7 +246,7 @@ struct CookieTests {
     }
 
     /// CookieReply has no MAC: bytes 4..<64 (sid, nonce, sealed cookie) are checked, the reserved
-    /// bytes and the padding are ignored (`protocol.md` §3.9).
+    /// bytes and the padding are ignored (`docs/protocol.md` §3.9).
     func expectCookieReplyRejections(_ reply: [UInt8], pair: inout ServerPair) throws {
         let before = pair.a.state
         var variants: [[UInt8]] = [Array(reply.dropLast()), reply + [0]]

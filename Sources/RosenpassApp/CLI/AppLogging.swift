@@ -1,4 +1,4 @@
-// Log levels and the stderr log output of the `rosenpass` executable (`components.md` §3.1).
+// Log levels and the stderr log output of the `rosenpass` executable (`docs/components.md` §3.1).
 
 #if canImport(Glibc)
 import Glibc

@@ -35,7 +35,9 @@ struct ControlSocketOptions: ParsableArguments {
 }
 
 /// `rosenpass status [--json]`.
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show a running daemon's peers, keys and handshakes.",
@@ -70,7 +72,9 @@ struct StatusCommand: ParsableCommand {
 }
 
 /// `rosenpass metrics`.
-struct MetricsCommand: ParsableCommand {
+struct MetricsCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "metrics",
         abstract: "Print a running daemon's metrics in the Prometheus text format.",
@@ -88,7 +92,9 @@ struct MetricsCommand: ParsableCommand {
 }
 
 /// `rosenpass reload`.
-struct ReloadCommand: ParsableCommand {
+struct ReloadCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "reload",
         abstract: "Make a running daemon read its configuration file again.",

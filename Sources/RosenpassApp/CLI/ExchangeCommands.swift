@@ -1,4 +1,4 @@
-// `exchange-config`, `exchange` and `validate` (`components.md` §3.2, §3.3, §4.3).
+// `exchange-config`, `exchange` and `validate` (`docs/components.md` §3.2, §3.3, §4.3).
 
 #if canImport(Glibc)
 import Glibc
@@ -12,6 +12,8 @@ import RosenpassProtocol
 
 /// `rosenpass exchange-config FILE`.
 struct ExchangeConfigCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "exchange-config",
         abstract: "Start Rosenpass key exchanges based on a configuration file.",
@@ -42,6 +44,8 @@ struct ExchangeConfigCommand: ParsableCommand, RootOptionsReading {
 
 /// `rosenpass exchange [-c FILE] WORDS…`, the reference's legacy grammar.
 struct ExchangeCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "exchange",
         abstract: "Start Rosenpass key exchanges with the configuration given as words.",
@@ -85,6 +89,8 @@ struct ExchangeCommand: ParsableCommand, RootOptionsReading {
 
 /// `rosenpass validate FILE…`.
 struct ValidateCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check configuration files, including the key files they name.",
@@ -248,7 +254,7 @@ enum DaemonLauncher {
 
     /// The default: `rosenpass-wireguard-broker-privileged`, spawned by the daemon and reached over its
     /// stdin and stdout. It alone needs `CAP_NET_ADMIN`, and no unix socket is involved, so the daemon
-    /// also runs under the reference's systemd unit, which allows no `AF_UNIX` (components.md §2.4).
+    /// also runs under the reference's systemd unit, which allows no `AF_UNIX` (docs/components.md §2.4).
     /// The one installed next to this executable if there is one (so a build folder or an install
     /// prefix is self-contained), otherwise the one in `PATH`.
     static func privilegedBrokerEndpoint() -> PSKBrokerEndpoint {

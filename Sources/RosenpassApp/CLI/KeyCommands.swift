@@ -1,4 +1,4 @@
-// `gen-keys`, the hidden legacy `keygen`, and `gen-config` (`components.md` §3.2).
+// `gen-keys`, the hidden legacy `keygen`, and `gen-config` (`docs/components.md` §3.2).
 
 import ArgumentParser
 import RosenpassCrypto
@@ -10,6 +10,8 @@ extension McElieceVariant: ExpressibleByArgument {
 
 /// `rosenpass gen-keys [CONFIG] [-p PK] [-s SK] [-f] [--mceliece-variant round3|round4]`.
 struct GenKeysCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "gen-keys",
         abstract: "Generate a new Rosenpass key pair (Classic McEliece 460896).",
@@ -69,6 +71,8 @@ struct GenKeysCommand: ParsableCommand, RootOptionsReading {
 
 /// `rosenpass convert-key SECRET_KEY OUTPUT [--public-key PK] [--layout 13568|13608] [-f]`.
 struct ConvertKeyCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "convert-key",
         abstract: "Write a Classic McEliece secret key in the other layout (13568 ↔ 13608 bytes).",
@@ -129,6 +133,8 @@ struct ConvertKeyCommand: ParsableCommand, RootOptionsReading {
 
 /// The deprecated `rosenpass keygen public-key PK secret-key SK` (hidden).
 struct KeygenCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "keygen",
         abstract: "Deprecated: use gen-keys. keygen public-key PATH secret-key PATH",
@@ -162,6 +168,8 @@ struct KeygenCommand: ParsableCommand, RootOptionsReading {
 
 /// `rosenpass gen-config FILE [-f]`.
 struct GenConfigCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "gen-config",
         abstract: "Write an example configuration file to start from.",
@@ -187,9 +195,18 @@ struct GenConfigCommand: ParsableCommand, RootOptionsReading {
 enum KeyGeneration {
     /// Generates a key pair of `variant` and writes it.
     ///
-    /// - Throws: ``AppError`` when a target exists and `force` is off (naming the files), or when
-    ///   writing fails.
+    /// - Throws: ``AppError`` before any work when a target cannot be written (no such folder, a
+    ///   folder, no permission), both are one file, or a target exists and `force` is off (naming the
+    ///   files); or when writing fails.
     static func generate(publicPath: String, secretPath: String, variant: McElieceVariant, force: Bool) throws(AppError) {
+        // Everything that can be checked is checked before the work.
+        try FileIO.checkWritable(secretPath)
+        try FileIO.checkWritable(publicPath)
+        let (publicFolder, publicName) = FileIO.split(publicPath)
+        let (secretFolder, secretName) = FileIO.split(secretPath)
+        if publicName == secretName && FileIO.canonical(publicFolder.isEmpty ? "." : publicFolder) == FileIO.canonical(secretFolder.isEmpty ? "." : secretFolder) {
+            throw .usage("the public and the secret key would be written to the same file, \(publicPath)")
+        }
         if !force {
             let existing = [publicPath, secretPath].filter(FileIO.isRegularFile).map(FileIO.canonical)
             if !existing.isEmpty {

@@ -1,4 +1,4 @@
-// `rosenpass --generate-manpage DIR` (`components.md` §3.1, §9 item 9).
+// `rosenpass --generate-manpage DIR` (`docs/components.md` §3.1, §9 item 9).
 //
 // The pages are built from the command definitions themselves (ArgumentParser's tool description),
 // so they cannot drift from `--help`.
@@ -11,11 +11,12 @@ import Musl
 import ArgumentParser
 import Foundation
 
-/// Writes roff man pages: `rosenpass.1` and `rosenpass-<command>.1` for every visible command.
+/// Writes roff man pages: `rosenpass.1`, `rosenpass-<command>.1` for every visible command, and
+/// `rp.1`.
 enum ManPage {
     static let whitepaperURL = "https://rosenpass.eu/whitepaper.pdf"
 
-    /// The parts of ArgumentParser's tool description (`--experimental-dump-help`) the pages use.
+    /// The parts of ArgumentParser's tool description (``toolDescription()``) the pages use.
     struct Tool: Decodable { var command: Command }
 
     struct Command: Decodable {
@@ -52,7 +53,7 @@ enum ManPage {
         }
         let tool: Tool
         do {
-            tool = try JSONDecoder().decode(Tool.self, from: Data(RosenpassCommand._dumpHelp().utf8))
+            tool = try JSONDecoder().decode(Tool.self, from: Data(toolDescription().utf8))
         } catch {
             throw .runtime("cannot describe the commands for the man pages: \(error)")
         }
@@ -66,10 +67,22 @@ enum ManPage {
                 pages.append(("rosenpass-\(command.commandName)-\(nested.commandName).1", subcommandPage(nested, parents: [command.commandName])))
             }
         }
+        pages.append(("rp.1", rpPage()))
         for (name, text) in pages {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             let bytes = Array(text.utf8)
             try withAppErrors { try bytes.withUnsafeBytes { raw in try FileIO.writeAtomically(path, bytes: raw, mode: 0o644) } }
+        }
+    }
+
+    /// ArgumentParser's JSON description of the command tree: what `--experimental-dump-help`
+    /// prints, the interface its own man-page generator reads, asked for through the public parser.
+    static func toolDescription() -> String {
+        do {
+            _ = try RosenpassCommand.parseAsRoot(["--experimental-dump-help"])
+            return ""
+        } catch {
+            return RosenpassCommand.fullMessage(for: error)
         }
     }
 

@@ -5,58 +5,70 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Foundation
+import RosenpassBroker
 
 /// Shows that a slow step is working: on a terminal, the message with a growing row of dots; when
 /// stderr is not a terminal, the message once. ``finish()`` ends the line with the time taken.
-final class Progress: @unchecked Sendable {
-    private let lock = NSLock()
-    private var running = true
-    private var thread: Thread?
-    private let started = Date()
+final class Progress: Sendable {
+    private let running = RunningFlag()
+    private let dots: JoinableThread?
+    private let started = Progress.now()
 
     init(message: String) {
         RosenpassCLI.printPartial("\(message) ")
-        guard isatty(STDERR_FILENO) == 1 else { return }
-        let thread = Thread { [self] in
-            while lock.withLock({ running }) {
-                usleep(250_000)
-                if lock.withLock({ running }) { RosenpassCLI.printPartial(".") }
-            }
+        guard isatty(STDERR_FILENO) == 1 else {
+            dots = nil
+            return
         }
-        self.thread = thread
-        thread.start()
+        let running = running
+        dots = try? JoinableThread.start("progress dots") {
+            while running.waitWhileRunning(seconds: 0.25) { RosenpassCLI.printPartial(".") }
+        }
+    }
+
+    private static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     /// Stops the dots and prints how long it took.
     func finish() {
-        lock.withLock { running = false }
-        while let thread, !thread.isFinished { usleep(10_000) }
-        let seconds = Date().timeIntervalSince(started)
+        running.stop()
+        dots?.join()
+        let seconds = Progress.now() - started
         RosenpassCLI.printError(" done (\((seconds * 10).rounded() / 10) s)")
     }
-}
 
-/// The process environment the configuration needs.
-enum Environment {
-    /// `$HOME`, for `~` in configured paths.
-    static var home: String? { getenv("HOME").map { String(cString: $0) } }
-}
+    /// Whether the dots should go on: a pipe that ``stop()`` writes to, so the waiting thread wakes
+    /// at once rather than after its next sleep.
+    private final class RunningFlag: Sendable {
+        private let readEnd: Int32
+        private let writeEnd: Int32
 
-extension RosenpassCLI {
-    /// Writes `text` to stderr without a newline.
-    static func printPartial(_ text: String) {
-        writeToStderr(text)
-    }
+        init() {
+            var ends: [Int32] = [-1, -1]
+            if pipe(&ends) != 0 { ends = [-1, -1] }
+            readEnd = ends[0]
+            writeEnd = ends[1]
+        }
 
-    /// Writes `text` to fd 2 directly (unbuffered, so it cannot interleave with log lines).
-    static func writeToStderr(_ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            bytes = bytes.dropFirst(written)
+        deinit {
+            if readEnd >= 0 { close(readEnd) }
+            if writeEnd >= 0 { close(writeEnd) }
+        }
+
+        func stop() {
+            var byte: UInt8 = 1
+            if writeEnd >= 0 { _ = write(writeEnd, &byte, 1) }
+        }
+
+        /// Waits up to `seconds`; true when ``stop()`` has not been called by then.
+        func waitWhileRunning(seconds: Double) -> Bool {
+            guard readEnd >= 0 else { return false }  // no pipe: no dots
+            var entry = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&entry, 1, Int32(seconds * 1000))
+            return ready == 0 || (ready < 0 && errno == EINTR)
         }
     }
 }

@@ -1,4 +1,4 @@
-// The `rosenpass` command line (`components.md` §3): the root command and the entry point.
+// The `rosenpass` command line (`docs/components.md` §3): the root command and the entry point.
 
 #if canImport(Glibc)
 import Glibc
@@ -7,13 +7,14 @@ import Musl
 #endif
 import ArgumentParser
 import Logging
+import RosenpassBroker
 
-/// `rosenpass`: the root command and its top-level options (`components.md` §3.1).
+/// `rosenpass`: the root command and its top-level options (`docs/components.md` §3.1).
 ///
 /// Options placed before the subcommand are top-level. `--generate-manpage` and
 /// `--print-completions` are handled before anything else; options without a subcommand do nothing.
 public struct RosenpassCommand: ParsableCommand {
-    public static let version = "0.3.0-dev (swift-rosenpass)"
+    public static let version = SwiftRosenpassVersion.description
 
     public static let configuration = CommandConfiguration(
         commandName: "rosenpass",
@@ -63,9 +64,6 @@ public struct RosenpassCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        // ArgumentParser validates the root command, with its parsed values, before it descends
-        // into the subcommand; keep them for the subcommand (see `RootOptionsReading`).
-        Self.parsed = self
         if [logLevel != nil, verbose, quiet].filter({ $0 }).count > 1 {
             throw ValidationError("--log-level, --verbose and --quiet cannot be combined")
         }
@@ -84,34 +82,23 @@ public struct RosenpassCommand: ParsableCommand {
     }
 }
 
-/// `--print-completions` shells (the reference's list; ArgumentParser writes bash, zsh and fish).
+/// `--print-completions` shells: those ArgumentParser writes scripts for. The reference also lists
+/// elvish and powershell; offering them only to refuse them would be worse than not offering them.
 public enum CompletionShellName: String, CaseIterable, ExpressibleByArgument, Sendable {
-    case bash, elvish, fish, powershell, zsh
-}
-
-extension RosenpassCommand {
-    /// The root command as parsed from the command line. Set once, while parsing, on the main
-    /// thread, before any subcommand runs.
-    nonisolated(unsafe) static var parsed: RosenpassCommand?
+    case bash, fish, zsh
 }
 
 /// Subcommands that read the root command's options (`--log-level`, `--psk-broker`, …), which may
-/// appear before or after the subcommand's name.
-protocol RootOptionsReading {}
-
-extension RootOptionsReading {
-    var root: RosenpassCommand {
-        if let parsed = RosenpassCommand.parsed { return parsed }
-        // Not parsed from a command line (a subcommand built in code): the defaults.
-        return (try? RosenpassCommand.parseAsRoot([])) as? RosenpassCommand ?? RosenpassCommand.parsed!
-    }
+/// appear before or after the subcommand's name; ArgumentParser hands them the parsed root.
+protocol RootOptionsReading {
+    var root: RosenpassCommand { get }
 }
 
 /// The entry point of the `rosenpass` executable.
 public enum RosenpassCLI {
     /// Runs the command line `arguments` (without the program name) and returns the exit status:
     /// 0 on success, 2 for a usage error (also for no arguments at all, after printing help), and 1
-    /// for a run-time error, as `components.md` §3 describes.
+    /// for a run-time error, as `docs/components.md` §3 describes.
     public static func main(_ arguments: [String]) -> Int32 {
         if arguments.isEmpty {
             printError(RosenpassCommand.helpMessage())
@@ -130,14 +117,15 @@ public enum RosenpassCLI {
             printError(message)
             return 2
         }
-        let root = (command as? RosenpassCommand) ?? RosenpassCommand.parsed ?? RosenpassCommand()
+        let root = (command as? RosenpassCommand) ?? (command as? any RootOptionsReading)?.root
+            ?? (try? RosenpassCommand.parse([])) ?? RosenpassCommand()
         do {
             if let directory = root.generateManpage {
                 try ManPage.writeAll(to: directory)
                 return 0
             }
             if let shell = root.printCompletions {
-                try printCompletionScript(shell)
+                printCompletionScript(shell)
                 return 0
             }
             AppLogging.bootstrap()
@@ -161,14 +149,12 @@ public enum RosenpassCLI {
         }
     }
 
-    private static func printCompletionScript(_ shell: CompletionShellName) throws(AppError) {
+    private static func printCompletionScript(_ shell: CompletionShellName) {
         let script: String
         switch shell {
         case .bash: script = RosenpassCommand.completionScript(for: .bash)
         case .zsh: script = RosenpassCommand.completionScript(for: .zsh)
         case .fish: script = RosenpassCommand.completionScript(for: .fish)
-        case .elvish, .powershell:
-            throw .usage("completion scripts for \(shell.rawValue) are not available; choose bash, zsh or fish")
         }
         print(script, terminator: script.hasSuffix("\n") ? "" : "\n")
     }

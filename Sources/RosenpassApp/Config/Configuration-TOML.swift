@@ -1,4 +1,4 @@
-// Reading a configuration from TOML (`components.md` §4.1, §4.2).
+// Reading a configuration from TOML (`docs/components.md` §4.1, §4.2).
 
 import RosenpassProtocol
 
@@ -24,7 +24,7 @@ extension Configuration {
     ///
     /// - Parameters:
     ///   - file: the path, as the user gave it (messages quote it like this).
-    ///   - home: `$HOME`, for paths that start with `~/` (`components.md` §4.2).
+    ///   - home: `$HOME`, for paths that start with `~/` (`docs/components.md` §4.2).
     /// - Throws: ``AppError`` naming the file, and for schema errors the line and key.
     public static func load(file: String, home: String?) throws(AppError) -> Configuration {
         let text = try FileIO.readText(file, limit: maximumFileSize)
@@ -220,7 +220,7 @@ private struct SchemaReader: TOMLSchemaReading {
     }
 
     /// The reference's `[api]` table: accepted only when every list is empty, since this
-    /// implementation has no daemon API (`components.md` §7).
+    /// implementation has no daemon API (`docs/components.md` §7).
     private func apiTable(_ entry: TOMLTable.Entry) throws(AppError) {
         guard case .table(let api) = entry.node.value else {
             throw error(entry, "'api' must be a table, not a \(entry.node.value.typeName)")

@@ -1,4 +1,4 @@
-// The logical checks of a configuration (`components.md` §4.3), loading every file it names.
+// The logical checks of a configuration (`docs/components.md` §4.3), loading every file it names.
 
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +30,7 @@ public struct LoadedPeer: Sendable {
 }
 
 extension Configuration {
-    /// Checks the configuration as `components.md` §4.3 describes, and more: our key pair loads
+    /// Checks the configuration as `docs/components.md` §4.3 describes, and more: our key pair loads
     /// (exact sizes, secret key not readable by others, the two halves belong together); each peer's public key and PSK load; each
     /// endpoint resolves; each peer has `key_out` or a WireGuard target, and `key_out`'s folder
     /// exists; no two peers share a public key.
@@ -129,7 +129,7 @@ extension Configuration {
         return loaded
     }
 
-    /// The check run before `exchange` and `exchange-config` (`components.md` §4.3 item 3).
+    /// The check run before `exchange` and `exchange-config` (`docs/components.md` §4.3 item 3).
     public func checkUsefulness() throws(AppError) {
         guard hasKeypair else {
             throw problem(nil, "Server keypair missing: set public_key and secret_key (make them with `rosenpass gen-keys`)")

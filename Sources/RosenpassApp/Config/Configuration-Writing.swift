@@ -1,4 +1,4 @@
-// Writing a configuration as TOML (`exchange -c`, `components.md` §4.4) and the `gen-config` example.
+// Writing a configuration as TOML (`exchange -c`, `docs/components.md` §4.4) and the `gen-config` example.
 
 extension Configuration {
     /// The configuration as TOML that ``Configuration/parse(_:file:home:)`` reads back to an equal
@@ -41,7 +41,7 @@ extension Configuration {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The example written by `gen-config` (`components.md` §4.4): our key pair, no listen
+    /// The example written by `gen-config` (`docs/components.md` §4.4): our key pair, no listen
     /// addresses, verbose, and one peer with an endpoint and `key_out`; the optional keys appear as
     /// comments that explain them.
     public static let exampleText = """

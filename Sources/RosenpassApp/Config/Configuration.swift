@@ -1,4 +1,4 @@
-// The daemon's configuration: the reference's TOML schema (`components.md` §4) and our additions.
+// The daemon's configuration: the reference's TOML schema (`docs/components.md` §4) and our additions.
 
 import RosenpassProtocol
 
@@ -7,7 +7,7 @@ import RosenpassProtocol
 /// It is read from a TOML file (`exchange-config`, ``Configuration/load(file:environment:)``) or from
 /// the legacy `exchange` arguments (``LegacyExchangeArguments``), and written back as TOML by
 /// `exchange -c` and `gen-config` (``Configuration/tomlText``). The schema is the reference's
-/// (`components.md` §4.1, §4.2), plus `psk_broker`, `control_socket`, `control_socket_group` and
+/// (`docs/components.md` §4.1, §4.2), plus `psk_broker`, `control_socket`, `control_socket_group` and
 /// `metrics_listen` and `log_format` at the top level and `name` and `mceliece_variant` per peer.
 public struct Configuration: Sendable, Equatable {
     /// Our static public key file (`public_key`).
@@ -15,7 +15,7 @@ public struct Configuration: Sendable, Equatable {
     /// Our static secret key file (`secret_key`).
     public var secretKeyPath: String?
     /// The UDP socket addresses to bind (`listen`); IP literals such as `"[::]:9999"` or
-    /// `"0.0.0.0:9999"`. Empty means "any address, any port" (`components.md` §6.3).
+    /// `"0.0.0.0:9999"`. Empty means "any address, any port" (`docs/components.md` §6.3).
     public var listen: [String]
     /// Whether exchanges and dropped packets are logged (`verbosity`).
     public var verbosity: Verbosity
@@ -60,13 +60,13 @@ public struct Configuration: Sendable, Equatable {
     public var hasKeypair: Bool { publicKeyPath != nil && secretKeyPath != nil }
 }
 
-/// `verbosity = "Quiet" | "Verbose"` (`components.md` §4.1).
+/// `verbosity = "Quiet" | "Verbose"` (`docs/components.md` §4.1).
 public enum Verbosity: String, Sendable, Equatable, CaseIterable {
     case quiet = "Quiet"
     case verbose = "Verbose"
 }
 
-/// One `[[peers]]` entry (`components.md` §4.2).
+/// One `[[peers]]` entry (`docs/components.md` §4.2).
 public struct PeerSettings: Sendable, Equatable {
     /// How log lines name the peer (`name`, our addition); without it, they name its endpoint,
     /// WireGuard peer and a short id.

@@ -1,4 +1,4 @@
-// The reference's legacy `exchange` argument grammar (`components.md` §3.3).
+// The reference's legacy `exchange` argument grammar (`docs/components.md` §3.3).
 
 /// Parses the words after `rosenpass exchange` into a ``Configuration``:
 ///

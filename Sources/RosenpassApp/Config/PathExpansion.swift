@@ -1,4 +1,10 @@
-// `~` in configured paths (`components.md` §4.2).
+// `~` in configured paths (`docs/components.md` §4.2).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// Expands a leading `~` path component with `$HOME`, as the reference does for key paths, the PSK
 /// path and `key_out`: `~/x` and `~//x` become `$HOME/x`, `~` becomes `$HOME`; `~foo/x`, `.~/x`,
@@ -17,4 +23,10 @@ enum PathExpansion {
         if rest.isEmpty { return home }
         return home.hasSuffix("/") ? home + rest : home + "/" + rest
     }
+}
+
+/// The process environment the configuration needs.
+enum Environment {
+    /// `$HOME`, for `~` in configured paths.
+    static var home: String? { getenv("HOME").map { String(cString: $0) } }
 }

@@ -1,4 +1,4 @@
-// The key-exchange daemon: UDP sockets, the protocol core's timers, key output (`components.md` §6).
+// The key-exchange daemon: UDP sockets, the protocol core's timers, key output (`docs/components.md` §6).
 //
 // I/O design: one thread, non-blocking POSIX UDP sockets and poll(2). The protocol core is a pure,
 // synchronous state machine (`CryptoServer`), and everything the daemon does per datagram is short
@@ -24,7 +24,7 @@ import RosenpassSecureMemory
 public enum BrokerChoice: Sendable {
     /// No peer needs WireGuard.
     case none
-    /// Connect to, or spawn, this broker (`components.md` §2.3, issue 6).
+    /// Connect to, or spawn, this broker (`docs/components.md` §2.3, issue 6).
     case endpoint(PSKBrokerEndpoint)
 }
 
@@ -105,7 +105,7 @@ public final class Daemon {
     private var warnedAboutUnlockedSecrets = false
     private var consecutiveErrors = 0
 
-    /// SIGINT, SIGTERM and SIGQUIT: the signals that end the daemon (`components.md` §6.2).
+    /// SIGINT, SIGTERM and SIGQUIT: the signals that end the daemon (`docs/components.md` §6.2).
     public static let standardStopSignals: [Int32] = [SIGINT, SIGTERM, SIGQUIT]
 
     /// The addresses the daemon's sockets are bound to (after the kernel picked ports for port 0).
@@ -202,7 +202,7 @@ public final class Daemon {
         }
     }
 
-    /// Binds the listen addresses, or "any" as `components.md` §6.3 says: `[::]:0`, plus
+    /// Binds the listen addresses, or "any" as `docs/components.md` §6.3 says: `[::]:0`, plus
     /// `0.0.0.0:0` when that socket is IPv6-only or cannot be made.
     private static func bind(_ listen: [String], logger: Logger) throws(AppError) -> [UDPSocket] {
         if !listen.isEmpty {
@@ -616,7 +616,7 @@ public final class Daemon {
 
     // MARK: - Keys
 
-    /// Delivers a key event (`components.md` §6.1): (1) write `key_out`, (2) print the line,
+    /// Delivers a key event (`docs/components.md` §6.1): (1) write `key_out`, (2) print the line,
     /// (3) hand the key to WireGuard (PSK broker or `wg set`). A stale key is replaced by a random
     /// one everywhere. Returns false when (1) or (2) failed.
     func deliver(_ event: ServerEvent, at time: Seconds, removing: Bool = false) -> Bool {
@@ -673,7 +673,7 @@ public final class Daemon {
         return succeeded
     }
 
-    /// The whitepaper's WireGuard extension (`protocol.md` §5.5): until the first exchange, WireGuard
+    /// The whitepaper's WireGuard extension (`docs/protocol.md` §5.5): until the first exchange, WireGuard
     /// holds a random PSK rather than whatever an earlier run left behind. For peers with
     /// `extra_params`, this first `wg set` also creates the WireGuard peer.
     private func eraseWireGuardKeysAtStart() {

@@ -1,4 +1,4 @@
-// The daemon's stdout notification (`components.md` §6.1).
+// The daemon's stdout notification (`docs/components.md` §6.1).
 
 /// What happened to a peer's key.
 public enum KeyOutputEvent: String, Sendable {

@@ -1,4 +1,4 @@
-// SIGINT, SIGTERM and SIGQUIT as readable bytes for the event loop (`components.md` §6.2).
+// SIGINT, SIGTERM and SIGQUIT as readable bytes for the event loop (`docs/components.md` §6.2).
 
 #if canImport(Glibc)
 import Glibc

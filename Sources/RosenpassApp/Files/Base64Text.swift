@@ -1,4 +1,4 @@
-// Standard base64 with padding for key files (`components.md` §5), working in wiped buffers.
+// Standard base64 with padding for key files (`docs/components.md` §5), working in wiped buffers.
 
 import RosenpassCrypto
 

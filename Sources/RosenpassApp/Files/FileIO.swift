@@ -156,6 +156,12 @@ enum FileIO {
         return lstat(path, &info) == 0
     }
 
+    /// Whether `path` is a folder (following symlinks).
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
     /// Whether `path` is a regular file (following symlinks).
     static func isRegularFile(_ path: String) -> Bool {
         var info = stat()
@@ -171,17 +177,43 @@ enum FileIO {
         suffix.withUnsafeMutableBytes { SystemRandom.fill($0) }
         let temporary = directory + "." + name + "." + suffix.map { String($0, radix: 16) }.joined() + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else { throw .system("open", temporary, errno: errno) }
+        guard fd >= 0 else {
+            let code = errno
+            try checkWritable(path)  // names the cause in the user's terms when it can
+            throw .system("creating a temporary file next to it (open)", path, errno: code)
+        }
         var succeeded = false
         defer {
             if !succeeded { unlink(temporary) }
         }
         do {
             defer { close(fd) }
-            try fill(fd, path: temporary, mode: mode, bytes: bytes)
+            try fill(fd, path: path, mode: mode, bytes: bytes)
         }
-        guard rename(temporary, path) == 0 else { throw .system("rename", path, errno: errno) }
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            try checkWritable(path)
+            throw .system("rename", path, errno: code)
+        }
         succeeded = true
+    }
+
+    /// Checks that a file can be written at `path` (as ``writeAtomically(_:bytes:mode:)`` writes it,
+    /// through a new file in the same folder): the path is not a folder, its folder exists and we
+    /// may create files there. Commands that work before they write (key generation) call it first,
+    /// so that a typo fails at once and the error names the path the user gave.
+    ///
+    /// - Throws: ``AppError`` naming `path` and the problem.
+    static func checkWritable(_ path: String) throws(AppError) {
+        guard !path.isEmpty else { throw .runtime("cannot write a file with an empty path") }
+        guard !isDirectory(path) else { throw .runtime("cannot write \(path): it is a folder; give a file name") }
+        let (directory, _) = split(path)
+        let folder = directory.isEmpty ? "." : directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        guard exists(folder) else { throw .runtime("cannot write \(path): the folder \(folder) does not exist") }
+        guard isDirectory(folder) else { throw .runtime("cannot write \(path): \(folder) is not a folder") }
+        guard access(folder, W_OK | X_OK) == 0 else {
+            throw .runtime("cannot write \(path): no permission to create files in \(folder) (\(String(cString: strerror(errno))))")
+        }
     }
 
     private static func fill(_ fd: Int32, path: String, mode: mode_t, bytes: UnsafeRawBufferPointer) throws(AppError) {

@@ -1,4 +1,4 @@
-// Static key files and pre-shared key files (`components.md` §5).
+// Static key files and pre-shared key files (`docs/components.md` §5).
 
 #if canImport(Glibc)
 import Glibc
@@ -85,7 +85,7 @@ public enum SecretKeyLayout {
 }
 
 /// The optional Rosenpass pre-shared key: a file of standard base64 encoding 32 bytes
-/// (`components.md` §5; `wg genpsk` output works).
+/// (`docs/components.md` §5; `wg genpsk` output works).
 public enum PresharedKeyFile {
     /// The reference reads at most this many bytes.
     static let readLimit = 1000
@@ -112,7 +112,7 @@ public enum PresharedKeyFile {
     }
 }
 
-/// The output-key file `key_out` (`components.md` §5, §6.1): the 32-byte key as 44 characters of
+/// The output-key file `key_out` (`docs/components.md` §5, §6.1): the 32-byte key as 44 characters of
 /// base64, no newline, mode 0600, replaced atomically each time.
 public enum KeyOutputFile {
     /// Writes `key` to `path`.

@@ -1,4 +1,4 @@
-// IPv4 and IPv6 UDP socket addresses, and resolving `host:port` (`components.md` §3.3, §4.2, §6.3).
+// IPv4 and IPv6 UDP socket addresses, and resolving `host:port` (`docs/components.md` §3.3, §4.2, §6.3).
 
 #if canImport(Glibc)
 import Glibc
@@ -162,7 +162,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// A stable byte encoding of the sender, binding DoS cookies to it (`protocol.md` §6.3): the
+    /// A stable byte encoding of the sender, binding DoS cookies to it (`docs/protocol.md` §6.3): the
     /// socket index (8 bytes), the address as IPv6 (16), the port (2) and the scope id (4), big-endian.
     func hostID(socketIndex: Int) -> [UInt8] {
         var out = withUnsafeBytes(of: UInt64(socketIndex).bigEndian) { Array($0) }

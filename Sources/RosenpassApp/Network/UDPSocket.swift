@@ -1,4 +1,4 @@
-// Non-blocking UDP sockets for the daemon (`components.md` §6.3).
+// Non-blocking UDP sockets for the daemon (`docs/components.md` §6.3).
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-// The entry point of the `rp` executable (`components.md` §8).
+// The entry point of the `rp` executable (`docs/components.md` §8).
 
 #if canImport(Glibc)
 import Glibc
@@ -37,6 +37,8 @@ public enum RPCLI {
             switch invocation.command {
             case .help:
                 print(RPCommandLine.helpText)
+            case .version:
+                print(RosenpassCommand.version)
             case .genKey(let directory):
                 try RPKeyFolders.generate(privateKeysDir: directory, report: printError)
             case .pubKey(let privateDirectory, let publicDirectory):

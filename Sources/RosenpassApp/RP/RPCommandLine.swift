@@ -1,10 +1,10 @@
-// The `rp` command line: the reference's hand-written word grammar (`components.md` §8.1).
+// The `rp` command line: the reference's hand-written word grammar (`docs/components.md` §8.1).
 
 import RosenpassProtocol
 
 /// What `rp` was asked to do.
 public enum RPCommand: Sendable, Equatable {
-    /// `rp genkey PRIVATE_KEYS_DIR`: make the key folder of `components.md` §8.2.
+    /// `rp genkey PRIVATE_KEYS_DIR`: make the key folder of `docs/components.md` §8.2.
     case genKey(privateKeysDir: String)
     /// `rp pubkey PRIVATE_KEYS_DIR PUBLIC_KEYS_DIR`: make the public folder to give to peers.
     case pubKey(privateKeysDir: String, publicKeysDir: String)
@@ -12,19 +12,21 @@ public enum RPCommand: Sendable, Equatable {
     case exchange(RPExchangeOptions)
     /// `rp exchange-config CONFIG_FILE`: the same, configured by a TOML file (§8.4).
     case exchangeConfig(file: String)
-    /// `rp help`.
+    /// `rp help`, `rp --help`, `rp -h`.
     case help
+    /// `rp --version`.
+    case version
 }
 
 /// A parsed `rp` command line.
 public struct RPInvocation: Sendable, Equatable {
-    /// Whether `verbose` was given (it sets the daemon's verbosity, `components.md` §8.1).
+    /// Whether `verbose` was given (it sets the daemon's verbosity, `docs/components.md` §8.1).
     public var verbose: Bool
     /// The command.
     public var command: RPCommand
 }
 
-/// The grammar of `rp` (`components.md` §8.1), parsed by hand like the reference does, with the
+/// The grammar of `rp` (`docs/components.md` §8.1), parsed by hand like the reference does, with the
 /// reference's messages and usage lines:
 ///
 /// ```
@@ -34,7 +36,7 @@ public struct RPInvocation: Sendable, Equatable {
 ///                          [peer PUBLIC_KEYS_DIR [endpoint IP:PORT] [persistent-keepalive SECS]
 ///                                                [allowed-ips LIST]]...
 ///                      | exchange-config CONFIG_FILE
-///                      | help
+///                      | help | --help | -h | --version
 /// ```
 ///
 /// Words have no leading dashes. `exchange` takes every word after it; `dev`, `ip` and `listen` may
@@ -42,8 +44,34 @@ public struct RPInvocation: Sendable, Equatable {
 /// `listen` and `endpoint` must be IP socket-address literals (no host names). Every error is a
 /// usage error whose message is the reason, a newline, and the usage line of the command.
 public enum RPCommandLine {
-    /// What `rp help` prints (the reference's text).
-    public static let helpText = "Usage: rp [verbose] genkey|pubkey|exchange [ARGS]..."
+    /// What `rp help` (and `--help`, `-h`) prints: the general usage line, then every command. (The
+    /// reference prints only a usage line, and one that leaves out `exchange-config`.)
+    public static let helpText = """
+        \(Usage.general.rawValue)
+
+        Set up a WireGuard interface and keep its peers' pre-shared keys fresh with Rosenpass.
+
+        Commands:
+          genkey PRIVATE_KEYS_DIR
+              Make a folder (mode 0700) with a new WireGuard secret key (wgsk) and Rosenpass key pair
+              (pqsk, pqpk).
+          pubkey PRIVATE_KEYS_DIR PUBLIC_KEYS_DIR
+              Write the public keys (wgpk, pqpk) into a folder to give to peers.
+          exchange PRIVATE_KEYS_DIR [dev <device>] [ip <ip>/<cidr>] [listen <ip>:<port>]
+                   [peer PUBLIC_KEYS_DIR [endpoint <ip>:<port>] [persistent-keepalive <seconds>]
+                                         [allowed-ips <ip>/<cidr>[,<ip>/<cidr>]...]]...
+              Create the WireGuard interface and run the key exchange with every peer until
+              SIGINT or SIGTERM; the interface is removed at the end. Needs CAP_NET_ADMIN.
+          exchange-config CONFIG_FILE
+              The same, configured by a TOML file.
+          help, --help, -h
+              Print this text.
+          --version
+              Print the version.
+
+        Words before the command: verbose (log every key exchange). Addresses are IP literals, not
+        host names. Exit status: 0 on success, 1 on any error. See rp(1).
+        """
 
     /// The usage line printed after an error, per command (the reference's texts).
     enum Usage: String {
@@ -90,9 +118,11 @@ public enum RPCommandLine {
                 // "position" (sic) is the reference's wording.
                 guard let file = words.next() else { throw fatal("Required position argument: CONFIG_FILE", .exchangeConfig) }
                 command = .exchangeConfig(file: file)
-            case "help":
+            case "help", "--help", "-h":
                 // As in the reference, `help` replaces any command given before it.
                 command = .help
+            case "--version":
+                command = .version
             default:
                 throw fatal("Unknown command \(word)", .general)
             }
@@ -116,7 +146,7 @@ public enum RPCommandLine {
             case "listen":
                 guard let text = words.next() else { throw fatal("listen option requires parameter", .exchange) }
                 guard let address = SocketAddress(literal: text) else {
-                    throw fatal("invalid parameter for listen option", .exchange)
+                    throw fatal("invalid parameter for listen option: \(Self.addressExpected(text))", .exchange)
                 }
                 options.listen = address
             case "peer":
@@ -138,13 +168,15 @@ public enum RPCommandLine {
             case "endpoint":
                 guard let text = words.next() else { throw fatal("endpoint option requires parameter", .exchange) }
                 guard let address = SocketAddress(literal: text) else {
-                    throw fatal("invalid parameter for endpoint option", .exchange)
+                    throw fatal("invalid parameter for endpoint option: \(Self.addressExpected(text))", .exchange)
                 }
                 peer.endpoint = address
             case "persistent-keepalive":
                 guard let text = words.next() else { throw fatal("persistent-keepalive option requires parameter", .exchange) }
                 guard let seconds = UInt32(text) else {
-                    throw fatal("invalid parameter for persistent-keepalive option", .exchange)
+                    throw fatal(
+                        "invalid parameter for persistent-keepalive option: '\(text)' is not a whole number of seconds (0 turns keepalives off)",
+                        .exchange)
                 }
                 peer.persistentKeepalive = seconds
             case "allowed-ips":
@@ -155,6 +187,11 @@ public enum RPCommandLine {
             }
         }
         return peer
+    }
+
+    /// What an address word must look like, for the error about `text`.
+    static func addressExpected(_ text: String) -> String {
+        "'\(text)' is not an IP address and port such as 192.0.2.1:9999 or [2001:db8::1]:9999 (host names are not accepted)"
     }
 
     private static func fatal(_ note: String, _ usage: Usage) -> AppError {

@@ -1,4 +1,4 @@
-// `rp exchange`: WireGuard and Rosenpass set up together (`components.md` §8.3).
+// `rp exchange`: WireGuard and Rosenpass set up together (`docs/components.md` §8.3).
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-// Reading `rp exchange-config` files (`components.md` §8.4).
+// Reading `rp exchange-config` files (`docs/components.md` §8.4).
 
 import RosenpassProtocol
 
@@ -10,7 +10,7 @@ extension RPExchangeOptions {
 
     /// Reads an `rp exchange-config` file.
     ///
-    /// The schema is the reference's (`components.md` §8.4): `verbose` (boolean), `private_keys_dir`
+    /// The schema is the reference's (`docs/components.md` §8.4): `verbose` (boolean), `private_keys_dir`
     /// and `peers` are required; `dev`, `ip` and `listen` (one `"IP:PORT"`) are optional; each peer
     /// needs `public_keys_dir` and may set `endpoint`, `persistent_keepalive`, `allowed_ips` and
     /// `protocol_version` (`"V02"`, the default, or `"V03"`). Unknown keys are rejected. Paths are

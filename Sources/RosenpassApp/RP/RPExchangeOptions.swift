@@ -1,4 +1,4 @@
-// What `rp exchange` and `rp exchange-config` are told (`components.md` §8.1, §8.4).
+// What `rp exchange` and `rp exchange-config` are told (`docs/components.md` §8.1, §8.4).
 
 import RosenpassProtocol
 

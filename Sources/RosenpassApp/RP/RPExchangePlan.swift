@@ -1,4 +1,4 @@
-// Checking `rp exchange` options and working out what to configure (`components.md` §8.3).
+// Checking `rp exchange` options and working out what to configure (`docs/components.md` §8.3).
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +13,7 @@ import RosenpassProtocol
 ///
 /// Everything that can be checked without touching the system is checked here, before an interface
 /// exists, so a typo never leaves a half-configured interface behind. Fixed against the reference
-/// (`components.md` §8.3): a listen or endpoint port of 65535 is refused instead of overflowing;
+/// (`docs/components.md` §8.3): a listen or endpoint port of 65535 is refused instead of overflowing;
 /// `allowed-ips` lists are split at commas (each entry gets its own route); keepalives above
 /// WireGuard's 65535 seconds are refused instead of failing silently inside `wg set`.
 struct RPExchangePlan: Sendable {

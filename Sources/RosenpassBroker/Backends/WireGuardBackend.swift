@@ -11,7 +11,7 @@ public enum SetPskOutcome: Sendable, Equatable {
     /// Anything else; the message names the interface and the failing step.
     case failed(String)
 
-    /// The broker return code for this outcome (components.md §1.4).
+    /// The broker return code for this outcome (docs/components.md §1.4).
     public var returnCode: BrokerReturnCode {
         switch self {
         case .installed: return .success
@@ -26,7 +26,7 @@ public enum SetPskOutcome: Sendable, Equatable {
 ///
 /// Implementations must check that the peer exists first (and answer ``SetPskOutcome/noSuchPeer``
 /// otherwise), never add peers, and change nothing but that one peer's preshared key
-/// (components.md §2.1).
+/// (docs/components.md §2.1).
 public protocol WireGuardBackend: AnyObject {
     /// Sets `presharedKey` on the existing peer `peer` of `interface`.
     func setPresharedKey(_ presharedKey: PresharedKey, peer: WireGuardPublicKey, interface: String) -> SetPskOutcome

@@ -5,7 +5,7 @@ import Glibc
 #endif
 import Logging
 
-/// Where a ``PSKBrokerClient`` finds its broker (components.md §2.3).
+/// Where a ``PSKBrokerClient`` finds its broker (docs/components.md §2.3).
 public enum PSKBrokerEndpoint: Sendable, CustomStringConvertible {
     /// A socket handler listening at this path (`--psk-broker PATH`, `psk_broker = "PATH"`,
     /// `--psk-broker-path`). Reconnected with back-off whenever it goes away.
@@ -23,7 +23,7 @@ public enum PSKBrokerEndpoint: Sendable, CustomStringConvertible {
     /// Spawn the privileged broker `executable arguments…` itself and talk to it over its standard
     /// input and output (two pipes), as the socket handler does. The daemon's default: no unix socket
     /// anywhere, so it also runs under the reference's systemd unit, which allows no `AF_UNIX`
-    /// (components.md §2.4). A dead child is replaced by a new one with back-off.
+    /// (docs/components.md §2.4). A dead child is replaced by a new one with back-off.
     /// - Parameters:
     ///   - executable: a path, or a name looked up in `PATH` (normally `rosenpass-wireguard-broker-privileged`).
     ///   - arguments: its arguments, e.g. `["--allow-interface", "wg0"]`.
@@ -83,7 +83,7 @@ public enum PSKBrokerClientEvent: Sendable, Equatable {
 ///   current key, so a key set while the broker was away, or lost with a restarted broker, reaches
 ///   WireGuard as soon as the broker is back;
 /// * sends one request at a time and reads **every** response exactly once, matching them in order
-///   (the reference client returned its first response forever, components.md §1.5);
+///   (the reference client returned its first response forever, docs/components.md §1.5);
 /// * retries a key the broker answered with an error after a back-off (1 s doubling to 60 s), until it
 ///   is delivered or replaced by a newer key; only the newest key of a peer is ever sent;
 /// * on a broken connection, a response timeout or a malformed response, closes the connection and

@@ -1,6 +1,6 @@
 // Least privilege for the broker: which interfaces and peers it may touch.
 
-/// The allow-list of the privileged broker (components.md §10.4 item 1).
+/// The allow-list of the privileged broker (docs/components.md §10.4 item 1).
 ///
 /// Built from `--allow-interface IF` (any existing peer of IF), `--allow-peer IF:PUBKEY_B64` (one
 /// peer) and `--policy FILE`. With no rule at all the broker is unrestricted, as the reference is;

@@ -3,7 +3,7 @@
 
 import Logging
 
-/// The request handler of `rosenpass-wireguard-broker-privileged` (components.md §2.1, §10.4).
+/// The request handler of `rosenpass-wireguard-broker-privileged` (docs/components.md §2.1, §10.4).
 ///
 /// Every request gets exactly one response, malformed ones included (the reference dropped them and
 /// wedged every client, §1.5). Requests the policy refuses are answered with ``BrokerReturnCode/internalError``
@@ -49,7 +49,7 @@ public final class PrivilegedBroker {
     /// Start-up work: re-arms fail-closed timers carried over from a previous broker process, arms the
     /// timer of every explicitly allowed peer and, when
     /// `randomizeAllowedPeers` is set, installs a random PSK on each of them right away (the
-    /// whitepaper's random initial PSK, components.md §10.4 item 5).
+    /// whitepaper's random initial PSK, docs/components.md §10.4 item 5).
     public func start(randomizeAllowedPeers: Bool, carriedOver: [CarriedOverKeyTimer] = []) {
         let now = clock()
         // Timers of a previous broker process (passed by the socket handler when it restarts us), so
@@ -186,20 +186,6 @@ private func format3(_ value: Double) -> String {
     return "\(millis / 1000).\(String(repeating: "0", count: 3 - String(millis % 1000).count))\(millis % 1000)"
 }
 
-/// An (interface, peer) pair.
-public struct PeerOnInterface: Hashable, Sendable {
-    /// The interface name.
-    public var interface: String
-    /// The peer's public key.
-    public var peer: WireGuardPublicKey
-
-    /// Creates a pair.
-    public init(interface: String, peer: WireGuardPublicKey) {
-        self.interface = interface
-        self.peer = peer
-    }
-}
-
 /// The fail-closed timers as a value: which pairs must be refreshed by when.
 struct KeyAgeWatchdog {
     let maxKeyAge: Double?
@@ -235,8 +221,4 @@ struct KeyAgeWatchdog {
     func expired(now: Double) -> [PeerOnInterface] {
         deadlines.filter { $0.value <= now }.sorted { $0.value < $1.value }.map(\.key)
     }
-}
-
-func formatSeconds(_ seconds: Double) -> String {
-    seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
 }

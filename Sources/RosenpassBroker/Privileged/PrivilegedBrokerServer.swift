@@ -6,7 +6,7 @@ import Glibc
 import Logging
 
 /// Runs a ``PrivilegedBroker`` over a byte stream: stdin/stdout as the reference does, or one
-/// inherited socket (`--fd N`) for both directions (components.md §2.1).
+/// inherited socket (`--fd N`) for both directions (docs/components.md §2.1).
 ///
 /// Every frame gets exactly one response frame, in order. A frame whose payload is not a valid
 /// request is answered with InternalError and the stream goes on; a frame longer than 324 bytes (up

@@ -5,7 +5,7 @@ import Glibc
 #endif
 import Logging
 
-/// Where the socket handler gets its clients (components.md §2.2).
+/// Where the socket handler gets its clients (docs/components.md §2.2).
 public enum SocketHandlerSource: Sendable {
     /// A listening unix socket the handler creates at `path` with permission bits `mode`
     /// (owner-only 0600 by default) and, if given, group `group`.
@@ -104,13 +104,7 @@ public final class SocketHandler {
 
         init(clientID: Int, payload: UnsafeRawBufferPointer) {
             self.clientID = clientID
-            if payload.count == BrokerWire.requestSize, payload[0] == BrokerWire.setPskType,
-               let name = String(validating: UnsafeRawBufferPointer(rebasing: payload[69..<(69 + Int(payload[68]))]), as: UTF8.self),
-               let peer = WireGuardPublicKey(Array(payload[36..<68])) {
-                pair = PeerOnInterface(interface: name, peer: peer)
-            } else {
-                pair = nil
-            }
+            pair = SetPskRequest.target(ofPayload: payload)
             frame = .allocate(byteCount: BrokerWire.lengthPrefixSize + payload.count, alignment: 8)
             let prefix = LengthPrefixedFrames.lengthPrefix(payload.count)
             prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: frame[0..<8]).copyMemory(from: $0) }
@@ -539,13 +533,13 @@ public final class SocketHandler {
             guard let frame else { return }
             switch frame {
             case .payload(let payload):
-                guard inFlight != nil, (try? SetPskResponse(decodingPayload: payload)) != nil else {
+                guard inFlight != nil, let response = try? SetPskResponse(decodingPayload: payload) else {
                     logger.error("the privileged broker sent an unexpected or malformed response; restarting it")
                     killChild()
                     return
                 }
                 childBackoff = 0.1
-                if configuration.maxKeyAge != nil, payload[4] == BrokerReturnCode.success.rawValue,
+                if configuration.maxKeyAge != nil, response.returnCode == .success,
                    let pair = inFlight?.request.pair {
                     lastInstalled[pair] = POSIX.monotonicNow()
                 }

@@ -97,7 +97,7 @@ public enum POSIX {
         }
     }
 
-    /// Takes ownership of an fd inherited from the parent, as components.md §2.5 describes: duplicates
+    /// Takes ownership of an fd inherited from the parent, as docs/components.md §2.5 describes: duplicates
     /// it to a new close-on-exec fd, parks `/dev/null` on the old number so it stays harmless, and
     /// returns the new fd.
     public static func claimInheritedDescriptor(_ fd: Int32) throws -> Int32 {

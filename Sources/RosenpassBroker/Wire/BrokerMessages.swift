@@ -1,6 +1,6 @@
-// The PSK broker messages: SetPsk request and response (components.md §1.2–§1.4).
+// The PSK broker messages: SetPsk request and response (docs/components.md §1.2–§1.4).
 
-/// Sizes and type bytes of the PSK broker protocol (components.md §1 and Appendix A).
+/// Sizes and type bytes of the PSK broker protocol (docs/components.md §1 and Appendix A).
 public enum BrokerWire {
     /// The message type of SetPsk, the only message defined, for request and response alike (§1.2).
     public static let setPskType: UInt8 = 0x01
@@ -14,9 +14,15 @@ public enum BrokerWire {
     public static let keySize = 32
     /// Room for the interface name inside a request (§1.3).
     public static let interfaceNameCapacity = 255
+
+    // Where the fields of a SetPsk request payload lie (§1.3); the only place these offsets are spelled out.
+    static let pskBytes = 4..<36
+    static let peerBytes = 36..<68
+    static let nameLengthOffset = 68
+    static let nameStart = 69
 }
 
-/// The return code of a SetPsk response (components.md §1.4).
+/// The return code of a SetPsk response (docs/components.md §1.4).
 public enum BrokerReturnCode: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// The PSK is installed.
     case success = 0x00
@@ -37,7 +43,7 @@ public enum BrokerReturnCode: UInt8, Sendable, CaseIterable, CustomStringConvert
     }
 }
 
-/// A SetPsk request: set `presharedKey` on the peer `peer` of interface `interface` (components.md §1.3).
+/// A SetPsk request: set `presharedKey` on the peer `peer` of interface `interface` (docs/components.md §1.3).
 ///
 /// Layout of the 324-byte payload: `msg_type` (0x01), 3 reserved bytes, the 32-byte PSK, the 32-byte
 /// peer public key, the name length (0...255) and 255 bytes of name, of which only the first
@@ -69,12 +75,29 @@ public struct SetPskRequest: Sendable {
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
         buffer[0] = BrokerWire.setPskType
         presharedKey.withUnsafeBytes { psk in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[4..<36]).copyMemory(from: psk)
+            UnsafeMutableRawBufferPointer(rebasing: buffer[BrokerWire.pskBytes]).copyMemory(from: psk)
         }
-        for (index, byte) in peer.rawBytes.enumerated() { buffer[36 + index] = byte }
+        for (index, byte) in peer.rawBytes.enumerated() { buffer[BrokerWire.peerBytes.lowerBound + index] = byte }
         let name = Array(interface.utf8)
-        buffer[68] = UInt8(name.count)
-        for (index, byte) in name.enumerated() { buffer[69 + index] = byte }
+        buffer[BrokerWire.nameLengthOffset] = UInt8(name.count)
+        for (index, byte) in name.enumerated() { buffer[BrokerWire.nameStart + index] = byte }
+    }
+
+    /// The interface and peer a request payload is for, without touching its key; `nil` when the
+    /// payload is not a well-formed SetPsk request. The socket handler uses it to track each key's
+    /// age without decoding (and copying) the PSK.
+    public static func target(ofPayload payload: UnsafeRawBufferPointer) -> PeerOnInterface? {
+        guard payload.count == BrokerWire.requestSize, payload[0] == BrokerWire.setPskType,
+            let name = interfaceName(inPayload: payload),
+            let peer = WireGuardPublicKey(Array(payload[BrokerWire.peerBytes]))
+        else { return nil }
+        return PeerOnInterface(interface: name, peer: peer)
+    }
+
+    /// The interface name of a 324-byte request payload, if it is UTF-8.
+    private static func interfaceName(inPayload payload: UnsafeRawBufferPointer) -> String? {
+        let length = Int(payload[BrokerWire.nameLengthOffset])
+        return String(validating: UnsafeRawBufferPointer(rebasing: payload[BrokerWire.nameStart..<(BrokerWire.nameStart + length)]), as: UTF8.self)
     }
 
     /// Decodes a request payload. Only the payload: the length prefix is the frame decoder's job.
@@ -89,18 +112,16 @@ public struct SetPskRequest: Sendable {
         guard payload[0] == BrokerWire.setPskType else {
             throw BrokerError.malformedMessage("unknown request type 0x\(String(payload[0], radix: 16))")
         }
-        let nameLength = Int(payload[68])
-        let nameBytes = UnsafeRawBufferPointer(rebasing: payload[69..<(69 + nameLength)])
-        guard let name = String(validating: nameBytes, as: UTF8.self) else {
+        guard let name = Self.interfaceName(inPayload: payload) else {
             throw BrokerError.malformedMessage("interface name is not valid UTF-8")
         }
         self.interface = name
-        self.peer = WireGuardPublicKey(Array(payload[36..<68]))!
-        self.presharedKey = PresharedKey(copying: UnsafeRawBufferPointer(rebasing: payload[4..<36]))!
+        self.peer = WireGuardPublicKey(Array(payload[BrokerWire.peerBytes]))!
+        self.presharedKey = PresharedKey(copying: UnsafeRawBufferPointer(rebasing: payload[BrokerWire.pskBytes]))!
     }
 }
 
-/// A SetPsk response: the request's outcome (components.md §1.4).
+/// A SetPsk response: the request's outcome (docs/components.md §1.4).
 public struct SetPskResponse: Hashable, Sendable {
     /// What happened to the request.
     public var returnCode: BrokerReturnCode

@@ -1,4 +1,4 @@
-// Length-prefixed framing: a u64 little-endian length, then that many bytes (components.md §1.1).
+// Length-prefixed framing: a u64 little-endian length, then that many bytes (docs/components.md §1.1).
 
 /// Encoding of broker frames.
 public enum LengthPrefixedFrames {
@@ -20,7 +20,7 @@ public enum DecodedFrame<Payload> {
     /// A complete frame; the value is what the caller's closure made of its payload.
     case payload(Payload)
     /// A frame longer than the decoder accepts. Its bytes are skipped as they arrive, so the stream
-    /// stays in step and the caller can answer with an error and go on (components.md §1.5 fix).
+    /// stays in step and the caller can answer with an error and go on (docs/components.md §1.5 fix).
     case oversized(length: UInt64)
 }
 
@@ -35,7 +35,7 @@ public enum DecodedFrame<Payload> {
 /// thrown as ``BrokerError/frameTooLarge(length:limit:)`` and the connection should be closed. Every
 /// byte the decoder held is zeroed once consumed or on ``reset()``, because request frames carry PSKs.
 public struct FrameDecoder: ~Copyable {
-    /// The largest payload accepted: 324 for requests, 5 for responses (components.md §1.1).
+    /// The largest payload accepted: 324 for requests, 5 for responses (docs/components.md §1.1).
     public let maximumPayload: Int
     /// The largest oversized frame that is skipped rather than treated as a broken stream.
     public let discardLimit: UInt64

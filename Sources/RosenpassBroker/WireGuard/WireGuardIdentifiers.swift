@@ -1,6 +1,6 @@
 // Identifiers of WireGuard objects: a peer's public key and an interface name.
 
-/// A WireGuard peer's Curve25519 public key: 32 raw bytes, written as base64 by `wg` (components.md §1.3).
+/// A WireGuard peer's Curve25519 public key: 32 raw bytes, written as base64 by `wg` (docs/components.md §1.3).
 public struct WireGuardPublicKey: Hashable, Sendable, CustomStringConvertible {
     /// The 32 raw bytes.
     public let rawBytes: [UInt8]

@@ -5,7 +5,7 @@ import Foundation
 
 /// ChaCha20-Poly1305 (RFC 8439, section 2.8) with a 32-byte key, 12-byte nonce and 16-byte tag.
 ///
-/// Rosenpass' layout (`protocol.md` §1.3): the sealed buffer is `ciphertext || tag`; the nonce is not
+/// Rosenpass' layout (`docs/protocol.md` §1.3): the sealed buffer is `ciphertext || tag`; the nonce is not
 /// stored. The cipher itself is swift-crypto's (BoringSSL), whose tag check runs in constant time.
 /// Keys are passed to it as `SymmetricKey`, which wipes its copy; plaintexts it returns are copied
 /// into the caller's buffer and then wiped.

@@ -3,7 +3,7 @@
 /// XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03, section 2.3) with a 32-byte key, 24-byte nonce and
 /// 16-byte tag.
 ///
-/// Rosenpass keeps the nonce inside the sealed buffer (`protocol.md` §1.4):
+/// Rosenpass keeps the nonce inside the sealed buffer (`docs/protocol.md` §1.4):
 /// `sealed = nonce(24) || ciphertext || tag(16)`, i.e. `plaintext.count + 40` bytes.
 /// The construction is the standard one: `subkey = HChaCha20(key, nonce[0..<16])`, then
 /// ChaCha20-Poly1305 with `subkey` and the nonce `0^4 || nonce[16..<24]`. The subkey is wiped after use.

@@ -1,6 +1,6 @@
-// The two keyed hashes of the Rosenpass protocol (`protocol.md` §1.5).
+// The two keyed hashes of the Rosenpass protocol (`docs/protocol.md` §1.5).
 
-/// A Rosenpass keyed hash `H(key, data)`: a 32-byte key, any data, a 32-byte output (`protocol.md` §1.5).
+/// A Rosenpass keyed hash `H(key, data)`: a 32-byte key, any data, a 32-byte output (`docs/protocol.md` §1.5).
 ///
 /// The protocol version of a peer decides which one is used: V02 uses ``incorrectHMACBlake2b``,
 /// V03 uses ``shake256``. Intermediate state derived from the key is wiped before returning.

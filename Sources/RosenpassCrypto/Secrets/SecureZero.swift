@@ -6,6 +6,8 @@ import Glibc
 import Musl
 #elseif canImport(Darwin)
 import Darwin
+#elseif canImport(Android)
+import Android
 #endif
 
 /// Overwrites `buffer` with zeros; the write is not elided even when the memory is freed right after.

@@ -1,4 +1,4 @@
-// The biscuit: the responder's handshake state, carried by the initiator (`protocol.md` §3.6).
+// The biscuit: the responder's handshake state, carried by the initiator (`docs/protocol.md` §3.6).
 
 import RosenpassCrypto
 

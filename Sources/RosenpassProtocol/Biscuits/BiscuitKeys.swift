@@ -1,4 +1,4 @@
-// The two biscuit key slots and their rotation (`protocol.md` §5.6).
+// The two biscuit key slots and their rotation (`docs/protocol.md` §5.6).
 
 import RosenpassCrypto
 

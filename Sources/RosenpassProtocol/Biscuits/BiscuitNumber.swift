@@ -1,4 +1,4 @@
-// The 96-bit biscuit counter (`protocol.md` §3.6, §4.5 ICR5).
+// The 96-bit biscuit counter (`docs/protocol.md` §3.6, §4.5 ICR5).
 
 /// A 96-bit unsigned integer stored as 12 little-endian bytes: the node's global biscuit counter
 /// and each peer's `biscuit_used`.
@@ -9,7 +9,7 @@ struct BiscuitNumber: Equatable, Comparable, Sendable {
     private(set) var high: UInt32
 
     static let zero = BiscuitNumber(low: 0, high: 0)
-    /// The counter's start value, 1 (`protocol.md` §4.1).
+    /// The counter's start value, 1 (`docs/protocol.md` §4.1).
     static let one = BiscuitNumber(low: 1, high: 0)
 
     private init(low: UInt64, high: UInt32) {

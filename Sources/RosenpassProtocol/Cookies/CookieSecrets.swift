@@ -1,4 +1,4 @@
-// The responder's cookie secrets and the cookie values derived from them (`protocol.md` §5.7, §6.3).
+// The responder's cookie secrets and the cookie values derived from them (`docs/protocol.md` §5.7, §6.3).
 
 import RosenpassCrypto
 
@@ -64,7 +64,7 @@ struct CookieSecretRing: Equatable, Sendable {
     }
 }
 
-/// Building and opening CookieReply messages (`protocol.md` §3.9, §6.3, §6.4).
+/// Building and opening CookieReply messages (`docs/protocol.md` §3.9, §6.3, §6.4).
 enum CookieReplySealing {
     /// The sealed part of a CookieReply: `XAEAD(cookieKey, nonce, pt = cookie value, ad = InitHello mac)`.
     static func seal(cookieValue: Secret, cookieKey: Secret, nonce: [UInt8], initHelloMAC: [UInt8]) -> [UInt8] {

@@ -1,7 +1,7 @@
-// When the responder is "under load" (`protocol.md` §6.2; our own rule, see docs/dos-cookies.md).
+// When the responder is "under load" (`docs/protocol.md` §6.2; our own rule, see docs/dos-cookies.md).
 
 /// The rule that decides when a responder stops doing McEliece work for InitHellos that carry no
-/// valid cookie and answers them with a CookieReply instead (`protocol.md` §6).
+/// valid cookie and answers them with a CookieReply instead (`docs/protocol.md` §6).
 ///
 /// The rule is a token bucket over *expensive InitHello handlings*, fed only by the injected clock:
 /// the bucket holds at most ``burst`` tokens and refills at ``handlingsPerSecond``. Every InitHello

@@ -1,7 +1,7 @@
-// The initiator's handshake state machine (`protocol.md` §4.1, §4.2, §4.4, §4.6).
+// The initiator's handshake state machine (`docs/protocol.md` §4.1, §4.2, §4.4, §4.6).
 
 /// Our open handshake as initiator with one peer. It lives 180 s from creation, through both
-/// phases, and retransmits its stored message on the schedule of `protocol.md` §5.4.
+/// phases, and retransmits its stored message on the schedule of `docs/protocol.md` §5.4.
 struct InitiatorHandshake: Equatable, Sendable {
     /// One InitHello of the handshake, in one McEliece format, and the chain it leaves behind.
     struct Hello: Equatable, Sendable {
@@ -56,7 +56,7 @@ struct InitiatorHandshake: Equatable, Sendable {
     var awaitedAnswer: MessageType { isCommitted ? .emptyData : .respHello }
 
     /// Advances the schedule and returns the message to send again: an InitConf byte-identical
-    /// (`protocol.md` §3.8), an InitHello with its cookie recomputed from the current cookie value,
+    /// (`docs/protocol.md` §3.8), an InitHello with its cookie recomputed from the current cookie value,
     /// alternating between the formats being probed.
     mutating func nextRetransmission(now: Seconds, jitter: Double) -> [UInt8] {
         schedule.advance(now: now, jitter: jitter)
@@ -101,7 +101,7 @@ public enum InitiationReason: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The responder's cached answer to the last InitConf of a peer (`protocol.md` §5.8).
+/// The responder's cached answer to the last InitConf of a peer (`docs/protocol.md` §5.8).
 struct CachedResponse: Equatable, Sendable {
     let receivedAt: Seconds
     /// InitConf bytes `0 ..< 160` (everything but the cookie field).

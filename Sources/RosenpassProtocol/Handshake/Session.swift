@@ -1,4 +1,4 @@
-// Live sessions and the EmptyData acknowledgement (`protocol.md` §2.4, §3.5).
+// Live sessions and the EmptyData acknowledgement (`docs/protocol.md` §2.4, §3.5).
 
 import RosenpassCrypto
 
@@ -7,7 +7,7 @@ public enum HandshakeRole: Sendable, Hashable {
     case initiator
     case responder
 
-    /// When a session made in this role triggers a new initiation (`protocol.md` §5.1).
+    /// When a session made in this role triggers a new initiation (`docs/protocol.md` §5.1).
     var rekeyAfter: Seconds {
         switch self {
         case .initiator: return TimerConstants.rekeyAfterTimeInitiator
@@ -16,7 +16,7 @@ public enum HandshakeRole: Sendable, Hashable {
     }
 }
 
-/// An established session (`enter_live`, `protocol.md` §2.4).
+/// An established session (`enter_live`, `docs/protocol.md` §2.4).
 struct Session: Equatable, Sendable {
     let role: HandshakeRole
     let createdAt: Seconds
@@ -48,7 +48,7 @@ struct Session: Equatable, Sendable {
         }
     }
 
-    /// The output key `osk = H(ck, SEP)` (`protocol.md` §2.5).
+    /// The output key `osk = H(ck, SEP)` (`docs/protocol.md` §2.5).
     func outputKey(separator: [UInt8], version: ProtocolVersion) -> Secret {
         var osk = Secret(zeros: 32)
         chainingKey.withUnsafeBytes { ck in

@@ -1,8 +1,8 @@
-// The chaining key and its operations (`protocol.md` §2.3, §2.4).
+// The chaining key and its operations (`docs/protocol.md` §2.3, §2.4).
 
 import RosenpassCrypto
 
-/// The handshake's chaining key `ck`, with the operations of `protocol.md` §2.3.
+/// The handshake's chaining key `ck`, with the operations of `docs/protocol.md` §2.3.
 ///
 /// It is a value: copying it forks the chain (the initiator works on a copy until RespHello has
 /// been checked). The 32 bytes live in a wiped buffer.
@@ -19,7 +19,7 @@ struct ChainingKey: Equatable, Sendable {
         value = Secret(copying: start)
     }
 
-    /// A chain resumed from a stored value (the biscuit's `ck`, `protocol.md` §4.5 ICR1).
+    /// A chain resumed from a stored value (the biscuit's `ck`, `docs/protocol.md` §4.5 ICR1).
     init(resuming value: Secret, version: ProtocolVersion) {
         precondition(value.count == 32)
         self.version = version

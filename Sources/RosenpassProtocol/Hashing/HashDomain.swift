@@ -1,11 +1,11 @@
-// Label chains and the precomputed domain constants (`protocol.md` §2.1, §2.2, Appendix A).
+// Label chains and the precomputed domain constants (`docs/protocol.md` §2.1, §2.2, Appendix A).
 
 import RosenpassCrypto
 
 /// A 32-byte hash domain: a value to which labels and data are added one `H` call at a time.
 ///
 /// `extend(v, x) = H(v, x)`; the value so far is the key and the new item the data
-/// (`protocol.md` §2.1). Nothing is ever concatenated.
+/// (`docs/protocol.md` §2.1). Nothing is ever concatenated.
 struct HashDomain: Hashable, Sendable {
     let version: ProtocolVersion
     private(set) var value: [UInt8]
@@ -36,7 +36,7 @@ struct HashDomain: Hashable, Sendable {
     }
 }
 
-/// The constants of one version's hash tree, computed once (`protocol.md` §2.2, Appendix A).
+/// The constants of one version's hash tree, computed once (`docs/protocol.md` §2.2, Appendix A).
 struct DomainConstants: Sendable {
     let version: ProtocolVersion
     /// `lhash("mac")`: key of the envelope MAC chain.
@@ -95,6 +95,6 @@ struct DomainConstants: Sendable {
         }
     }
 
-    /// The cookie machinery always uses the V03 tree, whatever the peer's version (`protocol.md` §1.5, §6).
+    /// The cookie machinery always uses the V03 tree, whatever the peer's version (`docs/protocol.md` §1.5, §6).
     static var cookies: DomainConstants { v03 }
 }

@@ -1,9 +1,9 @@
-// The domain separator of the output shared key (`protocol.md` §2.5).
+// The domain separator of the output shared key (`docs/protocol.md` §2.5).
 
 /// Which output key a handshake produces: the WireGuard PSK (the default) or a custom one.
 ///
 /// `SEP = lhash(ver, "chaining key extract", "user", organization, labels...)` and
-/// `osk = H(ck_final, SEP)` (`protocol.md` §2.5). Both peers must use the same separator, or their
+/// `osk = H(ck_final, SEP)` (`docs/protocol.md` §2.5). Both peers must use the same separator, or their
 /// keys differ silently.
 public struct OutputKeyDomainSeparator: Hashable, Sendable, CustomStringConvertible {
     /// The namespace, e.g. `"rosenpass.eu"`.

@@ -1,9 +1,9 @@
-// The protocol versions and the keyed hash each one uses (`protocol.md` §1.5).
+// The protocol versions and the keyed hash each one uses (`docs/protocol.md` §1.5).
 
 import RosenpassCrypto
 
 /// The Rosenpass protocol version configured for a peer. It decides the keyed hash `H` and the
-/// protocol string at the root of every hash domain (`protocol.md` §1.5, §2.1).
+/// protocol string at the root of every hash domain (`docs/protocol.md` §1.5, §2.1).
 public enum ProtocolVersion: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// "Incorrect HMAC-BLAKE2b" (the default in the configuration file).
     case v02 = "V02"
@@ -18,7 +18,7 @@ public enum ProtocolVersion: String, Sendable, Hashable, CaseIterable, CustomStr
         }
     }
 
-    /// The protocol string hashed into the root of every domain (`protocol.md` §2.1). The "BLAKE2s"
+    /// The protocol string hashed into the root of every domain (`docs/protocol.md` §2.1). The "BLAKE2s"
     /// in the V02 string is a historical mistake that must be reproduced.
     public var protocolString: String {
         switch self {
@@ -29,7 +29,7 @@ public enum ProtocolVersion: String, Sendable, Hashable, CaseIterable, CustomStr
 
     public var description: String { rawValue }
 
-    /// The order in which a responder tries versions on a message that carries none (`protocol.md` §4.7).
+    /// The order in which a responder tries versions on a message that carries none (`docs/protocol.md` §4.7).
     static let responderTryOrder: [ProtocolVersion] = [.v03, .v02]
 }
 

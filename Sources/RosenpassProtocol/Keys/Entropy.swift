@@ -1,4 +1,4 @@
-// Injected randomness (`protocol.md` §1.7).
+// Injected randomness (`docs/protocol.md` §1.7).
 
 import RosenpassCrypto
 
@@ -83,7 +83,7 @@ struct KEMCoins<Source: HandshakeEntropy>: RandomBytesGenerator {
 }
 
 /// A point of the handshake whose value a test-vector replay checks (the reference records the
-/// same points, `protocol.md` §10). Values are reported through
+/// same points, `docs/protocol.md` §10). Values are reported through
 /// ``HandshakeEntropy/record(_:_:)``, which production sources ignore.
 public enum TracePoint: String, Sendable, Hashable, CaseIterable {
     case ihi4ChainingKey, ihi5ChainingKey, ihi6PeerIDCiphertext, ihi6ChainingKey, ihi7ChainingKey

@@ -1,4 +1,4 @@
-// The key-encapsulation operations the protocol needs (`protocol.md` §1.1, §1.2).
+// The key-encapsulation operations the protocol needs (`docs/protocol.md` §1.1, §1.2).
 
 import RosenpassCrypto
 
@@ -23,6 +23,6 @@ public protocol KEMSuite: Sendable {
     /// (IHR5, RHI5); implicit rejection, never fails.
     func decapsulateStatic(_ variant: McElieceVariant, secretKey: SecretBytes, ciphertext: [UInt8]) -> SecretBytes
     /// Converts a McEliece secret key from `variant`'s layout to the other variant's layout
-    /// (`mceliece-round3.md` §6).
+    /// (`docs/mceliece-round3.md` §6).
     func convertStaticSecretKey(_ secretKey: SecretBytes, from variant: McElieceVariant) -> SecretBytes
 }

@@ -1,4 +1,4 @@
-// The two Classic McEliece 460896 wire formats (`protocol.md` §1.1, `mceliece-round3.md` §6–§7).
+// The two Classic McEliece 460896 wire formats (`docs/protocol.md` §1.1, `docs/mceliece-round3.md` §6–§7).
 
 /// Which Classic McEliece 460896 ciphertext format a handshake uses.
 ///

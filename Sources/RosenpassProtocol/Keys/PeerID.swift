@@ -1,4 +1,4 @@
-// Peer ids (`protocol.md` §7).
+// Peer ids (`docs/protocol.md` §7).
 
 import Foundation
 

@@ -1,9 +1,9 @@
-// Static keys and the values derived from them once (`protocol.md` §7, §9).
+// Static keys and the values derived from them once (`docs/protocol.md` §7, §9).
 
 import RosenpassCrypto
 
 /// The values that depend only on a static public key and a version, computed once instead of
-/// hashing 512 KiB for every message (`protocol.md` §9).
+/// hashing 512 KiB for every message (`docs/protocol.md` §9).
 struct PublicKeyDigests: Equatable, Sendable {
     let version: ProtocolVersion
     /// `init(spk) = H(lhash(ver, "chaining key init"), spk)`: the start of a chain to this key.

@@ -1,4 +1,4 @@
-// Filling and checking the envelope's MAC and cookie fields (`protocol.md` §3.7, §3.8).
+// Filling and checking the envelope's MAC and cookie fields (`docs/protocol.md` §3.7, §3.8).
 
 import RosenpassCrypto
 

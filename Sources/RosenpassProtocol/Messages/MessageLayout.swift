@@ -1,6 +1,6 @@
-// Message types, lengths and field offsets (`protocol.md` §3, `mceliece-round3.md` §7).
+// Message types, lengths and field offsets (`docs/protocol.md` §3, `docs/mceliece-round3.md` §7).
 
-/// The first byte of every Rosenpass datagram (`protocol.md` §3).
+/// The first byte of every Rosenpass datagram (`docs/protocol.md` §3).
 public enum MessageType: UInt8, Sendable, Hashable, CustomStringConvertible {
     case initHello = 0x81
     case respHello = 0x82
@@ -19,7 +19,7 @@ public enum MessageType: UInt8, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Field sizes shared by several messages (`protocol.md` §1.6).
+/// Field sizes shared by several messages (`docs/protocol.md` §1.6).
 enum FieldSize {
     static let sessionID = 4
     static let kyberPublicKey = 800

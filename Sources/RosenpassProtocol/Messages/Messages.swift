@@ -1,4 +1,4 @@
-// The five wire messages: exact-length parsing and encoding (`protocol.md` §3).
+// The five wire messages: exact-length parsing and encoding (`docs/protocol.md` §3).
 
 /// A datagram classified by type and length, before any cryptographic check.
 ///
@@ -97,7 +97,7 @@ struct MessageReader {
     mutating func readSessionID() -> SessionID { SessionID(bytes: read(FieldSize.sessionID)) }
 }
 
-/// InitHello (0x81, `protocol.md` §3.2).
+/// InitHello (0x81, `docs/protocol.md` §3.2).
 struct InitHello {
     let bytes: [UInt8]
     let layout: MessageLayout
@@ -132,7 +132,7 @@ struct InitHello {
     }
 }
 
-/// RespHello (0x82, `protocol.md` §3.3). `auth` precedes `biscuit` on the wire.
+/// RespHello (0x82, `docs/protocol.md` §3.3). `auth` precedes `biscuit` on the wire.
 struct RespHello {
     let bytes: [UInt8]
     let layout: MessageLayout
@@ -170,7 +170,7 @@ struct RespHello {
     }
 }
 
-/// InitConf (0x83, `protocol.md` §3.4).
+/// InitConf (0x83, `docs/protocol.md` §3.4).
 struct InitConf {
     let bytes: [UInt8]
     let sidi: SessionID
@@ -200,7 +200,7 @@ struct InitConf {
     var cacheKey: [UInt8] { Array(bytes[0..<Envelope.cookieOffset(bytes.count)]) }
 }
 
-/// EmptyData (0x84, `protocol.md` §3.5): the responder's acknowledgement of InitConf.
+/// EmptyData (0x84, `docs/protocol.md` §3.5): the responder's acknowledgement of InitConf.
 struct EmptyData {
     let bytes: [UInt8]
     let sid: SessionID
@@ -229,7 +229,7 @@ struct EmptyData {
     static func nonce(_ counter: UInt64) -> [UInt8] { counterBytes(counter) + [0, 0, 0, 0] }
 }
 
-/// CookieReply (0x86, `protocol.md` §3.9): no envelope, padded to the size of InitHello.
+/// CookieReply (0x86, `docs/protocol.md` §3.9): no envelope, padded to the size of InitHello.
 struct CookieReply {
     static let sealedOffset = 8
     static let sealedCount = 24 + 16 + 16

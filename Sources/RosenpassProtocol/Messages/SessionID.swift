@@ -1,4 +1,4 @@
-// Session ids (`protocol.md` §1.6, §7).
+// Session ids (`docs/protocol.md` §1.6, §7).
 
 /// A 4-byte session id, chosen at random by the side that owns it.
 public struct SessionID: Hashable, Sendable, CustomStringConvertible {

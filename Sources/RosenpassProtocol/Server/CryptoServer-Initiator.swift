@@ -1,4 +1,4 @@
-// The initiator's side: InitHello, RespHello → InitConf, EmptyData, CookieReply (`protocol.md` §4.2, §4.4, §4.6, §6.4).
+// The initiator's side: InitHello, RespHello → InitConf, EmptyData, CookieReply (`docs/protocol.md` §4.2, §4.4, §4.6, §6.4).
 
 import RosenpassCrypto
 
@@ -142,7 +142,7 @@ extension CryptoServer {
         return HandleOutcome(reply: initConf, events: [.keyExchanged(peer: handle, outputKey: outputKey)], activity: activity, peer: handle)
     }
 
-    /// EmptyData (`protocol.md` §4.6): the responder acknowledged our InitConf; stop retransmitting.
+    /// EmptyData (`docs/protocol.md` §4.6): the responder acknowledged our InitConf; stop retransmitting.
     mutating func handleEmptyData(_ message: EmptyData) throws(ProtocolError) -> HandleOutcome {
         guard let index = state.sessionIndex[message.sid], let handshake = state.peers[index].handshake,
             handshake.sidi == message.sid
@@ -171,7 +171,7 @@ extension CryptoServer {
         return HandleOutcome(peer: PeerHandle(index: index))
     }
 
-    /// CookieReply (`protocol.md` §6.4): store the cookie value and retransmit at once with it.
+    /// CookieReply (`docs/protocol.md` §6.4): store the cookie value and retransmit at once with it.
     mutating func handleCookieReply(
         _ message: CookieReply, now: Seconds, entropy: inout some HandshakeEntropy
     ) throws(ProtocolError) -> HandleOutcome {

@@ -1,4 +1,4 @@
-// The responder's side: InitHello → RespHello or CookieReply, InitConf → EmptyData (`protocol.md` §4.3, §4.5, §6.3).
+// The responder's side: InitHello → RespHello or CookieReply, InitConf → EmptyData (`docs/protocol.md` §4.3, §4.5, §6.3).
 
 import RosenpassCrypto
 
@@ -13,7 +13,7 @@ extension CryptoServer {
     /// - Parameters:
     ///   - datagram: the bytes received.
     ///   - hostID: a stable encoding of the sender's address (e.g. address and port); it binds DoS
-    ///     cookies to the sender (`protocol.md` §6.3).
+    ///     cookies to the sender (`docs/protocol.md` §6.3).
     ///   - source: the sender as a unit of the per-source budget under load (the daemon passes the
     ///     IPv4 address or the /64 of the IPv6 address, so that changing ports gains nothing);
     ///     `nil` derives one from `hostID` (``LoadPolicy``).

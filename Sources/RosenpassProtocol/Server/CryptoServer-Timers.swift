@@ -1,7 +1,7 @@
-// The timers (`protocol.md` §5.2).
+// The timers (`docs/protocol.md` §5.2).
 
 extension CryptoServer {
-    /// Runs every timer that is due at `now`, in the order of `protocol.md` §5.2, per peer:
+    /// Runs every timer that is due at `now`, in the order of `docs/protocol.md` §5.2, per peer:
     /// give up a handshake 180 s after it began; delete a session 180 s after it began (event
     /// ``ServerEvent/keyStale(peer:)``); start a repair handshake when one is due after crossed
     /// handshakes (`Peer-Collisions.swift`), or a new handshake when there is no session or it is

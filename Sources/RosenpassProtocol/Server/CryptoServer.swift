@@ -2,7 +2,7 @@
 
 import RosenpassCrypto
 
-/// The Rosenpass protocol as a pure state machine (`protocol.md`).
+/// The Rosenpass protocol as a pure state machine (`docs/protocol.md`).
 ///
 /// It holds our static key pair, the peers, and every piece of protocol state. It does no I/O:
 /// the daemon feeds it datagrams and the time, and sends what it returns. All randomness comes from
@@ -13,7 +13,7 @@ import RosenpassCrypto
 /// - ``initiateHandshake(with:now:entropy:)`` starts a handshake and returns the InitHello to send;
 /// - ``handle(datagram:from:now:entropy:)`` processes one received datagram and returns the reply
 ///   to send back to its sender, if any, and the events;
-/// - ``poll(now:entropy:)`` runs the timers (`protocol.md` §5): it returns the messages to send to
+/// - ``poll(now:entropy:)`` runs the timers (`docs/protocol.md` §5): it returns the messages to send to
 ///   peers, the events, and when to call it again.
 ///
 /// A dropped datagram throws a ``ProtocolError`` and leaves the state exactly as it was (but for
@@ -21,7 +21,7 @@ import RosenpassCrypto
 public struct CryptoServer: Sendable {
     let keys: LocalStaticKeys
     let kems: any KEMSuite
-    /// The rule for "under load" and whether DoS cookies are used (`protocol.md` §6).
+    /// The rule for "under load" and whether DoS cookies are used (`docs/protocol.md` §6).
     public let loadPolicy: LoadPolicy
     var state: ServerState
     /// Each peer's id under the version *not* configured for it, built the first time an InitHello

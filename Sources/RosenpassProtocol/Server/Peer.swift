@@ -1,4 +1,4 @@
-// A peer's entry in the crypto server (`protocol.md` §4.1).
+// A peer's entry in the crypto server (`docs/protocol.md` §4.1).
 
 /// Everything the server keeps about one peer: its configuration, the values derived from its key
 /// once, and its mutable protocol state.

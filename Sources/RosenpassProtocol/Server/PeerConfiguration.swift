@@ -1,4 +1,4 @@
-// What the daemon tells the crypto server about a peer (`protocol.md` §4.1, §7).
+// What the daemon tells the crypto server about a peer (`docs/protocol.md` §4.1, §7).
 
 import RosenpassCrypto
 
@@ -7,7 +7,7 @@ public struct PeerConfiguration: Sendable {
     /// The peer's static Classic McEliece 460896 public key (524160 bytes), with its peer id under
     /// the protocol version both sides configure for each other.
     public var key: PeerPublicKey
-    /// The optional pre-shared key (32 bytes); `nil` mixes 32 zero bytes (`protocol.md` §7).
+    /// The optional pre-shared key (32 bytes); `nil` mixes 32 zero bytes (`docs/protocol.md` §7).
     public var presharedKey: SecretBytes?
     /// The protocol version both sides configure for each other: the one ``key``'s peer id is under.
     public var version: ProtocolVersion { key.version }
@@ -68,7 +68,7 @@ public enum ServerEvent: Equatable, Sendable, CustomStringConvertible {
     /// A handshake with `peer` finished: `outputKey` is the new 32-byte shared key (the WireGuard PSK).
     case keyExchanged(peer: PeerHandle, outputKey: Secret)
     /// The key of `peer` is older than 180 s and must no longer be used: the daemon replaces it
-    /// with a random key (`protocol.md` §5.5).
+    /// with a random key (`docs/protocol.md` §5.5).
     case keyStale(peer: PeerHandle)
 
     public var description: String {

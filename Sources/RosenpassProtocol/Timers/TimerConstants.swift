@@ -1,9 +1,9 @@
-// Protocol timing constants (`protocol.md` §5.1).
+// Protocol timing constants (`docs/protocol.md` §5.1).
 
 /// Seconds on a monotonic clock that the caller reads; the core never reads a clock itself.
 public typealias Seconds = Double
 
-/// The timing constants of `protocol.md` §5.1, in seconds.
+/// The timing constants of `docs/protocol.md` §5.1, in seconds.
 public enum TimerConstants {
     /// A session made in the responder role triggers a new initiation after this long.
     public static let rekeyAfterTimeResponder: Seconds = 120
@@ -47,7 +47,7 @@ public enum TimerConstants {
 @inline(__always)
 func reached(_ time: Seconds, _ now: Seconds) -> Bool { time - now < TimerConstants.eventGrace }
 
-/// The retransmission schedule of an initiator handshake (`protocol.md` §5.4).
+/// The retransmission schedule of an initiator handshake (`docs/protocol.md` §5.4).
 struct RetransmissionSchedule: Equatable, Sendable {
     /// How many times the schedule has been advanced since the stored message was last replaced.
     private(set) var count = 0

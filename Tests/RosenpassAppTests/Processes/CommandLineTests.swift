@@ -1,4 +1,4 @@
-// The `rosenpass` command line as a user runs it (`components.md` §3, §9 items 4, 5, 9).
+// The `rosenpass` command line as a user runs it (`docs/components.md` §3, §9 items 4, 5, 9).
 
 import Foundation
 import RosenpassProtocol
@@ -67,6 +67,21 @@ struct CommandLineTests {
         #expect(missingOption.status == 2)
     }
 
+    @Test func genKeys_checksTheDestinationsBeforeGeneratingAndNamesThem() async throws {
+        let folder = TemporaryFolder()
+        let missing = try await run(["gen-keys", "-s", "nowhere/sk", "-p", "pk"], in: folder)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("cannot write nowhere/sk: the folder nowhere does not exist"), "\(missing.stderr)")
+        #expect(!missing.stderr.contains("Generating") && !missing.stderr.contains(".tmp"), "no work, no temporary name: \(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("pk")))
+
+        let onFolder = try await run(["gen-keys", "-s", "sk", "-p", "."], in: folder)
+        #expect(onFolder.status == 1 && onFolder.stderr.contains("cannot write .: it is a folder"), "\(onFolder.stderr)")
+        let same = try await run(["gen-keys", "-s", "key", "-p", "./key"], in: folder)
+        #expect(same.status == 2 && same.stderr.contains("same file"), "\(same.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("sk")) && !FileManager.default.fileExists(atPath: folder.file("key")))
+    }
+
     @Test func legacyKeygen_stillWorks() async throws {
         let folder = TemporaryFolder()
         let result = try await run(["keygen", "public-key", "pk", "private-key", "sk"], in: folder)
@@ -76,7 +91,7 @@ struct CommandLineTests {
     }
 
     @Test func exampleConfig_roundTripsThroughGenKeysAndValidate() async throws {
-        // components.md §4.4: gen-config, replace /path/to, gen-keys CONFIG, use our public key as the
+        // docs/components.md §4.4: gen-config, replace /path/to, gen-keys CONFIG, use our public key as the
         // peer's, validate.
         let folder = TemporaryFolder()
         #expect(try await run(["gen-config", "rp.toml"], in: folder).status == 0)
@@ -186,7 +201,11 @@ struct CommandLineTests {
             "rosenpass-convert-key", "rosenpass-status", "rosenpass-metrics", "rosenpass-reload", "rosenpass-peer", "rosenpass-peer-add",
             "rosenpass-peer-remove",
         ]
-        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: folder.file("man"))) == Set(names.map { "\($0).1" }))
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: folder.file("man"))) == Set(names.map { "\($0).1" } + ["rp.1"]))
+        let rp = try String(contentsOfFile: folder.file("man/rp.1"), encoding: .utf8)
+        for text in [".SH NAME\nrp \\- ", ".SH SYNOPSIS", ".SH COMMANDS", "\\fBexchange-config\\fR", ".SH EXIT STATUS", "rosenpass(1)"] {
+            #expect(rp.contains(text), "rp.1 contains \(text)")
+        }
         for name in names {
             let page = try String(contentsOfFile: folder.file("man/\(name).1"), encoding: .utf8)
             for section in ["NAME", "SYNOPSIS", "OPTIONS"] + (name == "rosenpass" ? [] : ["DESCRIPTION"]) {
@@ -210,6 +229,9 @@ struct CommandLineTests {
             let result = try await run(["--print-completions", shell], in: folder)
             #expect(result.status == 0 && result.stdout.contains("exchange-config"), "\(shell)")
         }
-        #expect(try await run(["--print-completions", "elvish"], in: folder).status == 2)
+        let refused = try await run(["--print-completions", "elvish"], in: folder)
+        #expect(refused.status == 2 && refused.stderr.contains("'bash', 'fish'"), "only the shells offered: \(refused.stderr)")
+        let help = try await run(["--help"], in: folder)
+        #expect(help.stdout.contains("bash, zsh or fish") && !help.stdout.contains("elvish"))
     }
 }

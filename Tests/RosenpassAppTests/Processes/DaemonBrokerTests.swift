@@ -1,4 +1,4 @@
-// The daemon's side of the PSK broker with real processes (issue 6 point 4, `components.md` §2.3, §6.1).
+// The daemon's side of the PSK broker with real processes (issue 6 point 4, `docs/components.md` §2.3, §6.1).
 
 import Foundation
 import RosenpassTestSupport
@@ -108,7 +108,7 @@ struct DaemonBrokerTests {
 
     /// With no broker option the daemon spawns the privileged broker itself and talks to it over its
     /// stdin and stdout: no unix socket anywhere, so it runs under the reference's systemd unit, which
-    /// allows no AF_UNIX (components.md §2.4).
+    /// allows no AF_UNIX (docs/components.md §2.4).
     @Test func defaultBroker_isThePrivilegedBrokerOverPipes_withNoUnixSocket_andEndsWithTheDaemon() async throws {
         let pair = try await Pair()
         let a = try pair.start(pair.a, config: pair.a.wireGuardConfig(peer: pair.b, endpoint: false))

@@ -1,4 +1,4 @@
-// Two real `rosenpass` daemons on loopback (issue 5, point 5; `components.md` §9 items 6, 7, 16).
+// Two real `rosenpass` daemons on loopback (issue 5, point 5; `docs/components.md` §9 items 6, 7, 16).
 
 import Foundation
 import RosenpassProtocol
@@ -253,7 +253,7 @@ struct DaemonExchangeTests {
     }
 
     @Test func legacyExchangeGrammar_daemonsReachTheSameKey() async throws {
-        // `components.md` §9 item 6, with the reference's own command lines.
+        // `docs/components.md` §9 item 6, with the reference's own command lines.
         let pair = try await Pair()
         let server = try RosenpassProcess(
             ["exchange", "secret-key", pair.a.keys.secretKey, "public-key", pair.a.keys.publicKey, "listen", "::1:\(pair.a.port)",
@@ -278,7 +278,7 @@ struct DaemonExchangeTests {
 
     @Test("boot race: both sides agree on the key", arguments: [0, 1, 2])
     func bootRace_bothSidesAgree(_ delay: Int) async throws {
-        // components.md §9 item 16: start A, wait 0, 1 or 2 s, start B; both have endpoints.
+        // docs/components.md §9 item 16: start A, wait 0, 1 or 2 s, start B; both have endpoints.
         let pair = try await Pair()
         let a = try pair.start(pair.a, config: pair.a.config(peer: pair.b, endpoint: true))
         try await Task.sleep(for: .seconds(delay))

@@ -1,5 +1,5 @@
 // The daemon's long timers with real processes: a rekey after about two minutes, and a stale key
-// after three minutes without a peer (`protocol.md` §5, `components.md` §6.1). These tests take
+// after three minutes without a peer (`docs/protocol.md` §5, `docs/components.md` §6.1). These tests take
 // minutes; Swift Testing runs them in parallel with the others, so they add little to a test run.
 
 import Foundation
@@ -20,7 +20,7 @@ struct DaemonTimerTests {
         let first = try #require(pair.a.key())
         #expect(pair.b.key() == first)
         let started = Date()
-        // The initiator's session is due for rekeying after 130 s (protocol.md §5.1).
+        // The initiator's session is due for rekeying after 130 s (docs/protocol.md §5.1).
         let aLines = try await a.waitForLines(2, timeout: 200)
         let bLines = try await b.waitForLines(2, timeout: 30)
         let waited = Date().timeIntervalSince(started)

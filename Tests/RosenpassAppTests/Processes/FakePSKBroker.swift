@@ -1,5 +1,5 @@
 // A stand-in for `rosenpass-wireguard-broker-socket-handler`, written from the wire format of
-// `components.md` §1 (not with the broker module), so the daemon's requests are checked independently.
+// `docs/components.md` §1 (not with the broker module), so the daemon's requests are checked independently.
 
 import Foundation
 import RosenpassTestSupport

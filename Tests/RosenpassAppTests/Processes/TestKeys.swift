@@ -14,7 +14,7 @@ struct KeyPairFiles: Sendable {
     /// The raw public key.
     func publicKeyBytes() throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: publicKey))) }
 
-    /// The peer id a daemon prints for this key under `version` (`protocol.md` §7).
+    /// The peer id a daemon prints for this key under `version` (`docs/protocol.md` §7).
     func peerID(_ version: ProtocolVersion) throws -> String {
         PublicKeyDigests(publicKey: try publicKeyBytes(), version: version).peerID.base64
     }

@@ -5,19 +5,20 @@
 // (including inf and nan), booleans, date-times (kept as text), arrays (across lines, with comments
 // and a trailing comma), inline tables, `[table]` and `[[array of tables]]` headers, and the rules
 // against defining a key or table twice. Where the specification leaves room, it is stricter than
-// necessary rather than looser (a dotted key may only extend tables made by dotted keys). Its
-// results are cross-checked against TOMLKit before use (`TOMLCrossCheck.swift`).
+// necessary rather than looser (a dotted key may only extend tables made by dotted keys). The tests
+// and the fuzzer check it against TOMLKit (toml++): every document it accepts, toml++ accepts and
+// reads the same (`Tests/RosenpassTOMLOracle`).
 
 /// A syntax or structure error in a TOML document.
-struct TOMLSyntaxError: Error, Sendable, CustomStringConvertible {
-    var position: TOMLPosition
-    var message: String
+package struct TOMLSyntaxError: Error, Sendable, CustomStringConvertible {
+    package var position: TOMLPosition
+    package var message: String
 
-    var description: String { "\(position): \(message)" }
+    package var description: String { "\(position): \(message)" }
 }
 
 /// Parses TOML text into a ``TOMLTable``.
-struct TOMLReader {
+package struct TOMLReader {
     /// The deepest nesting of arrays and inline tables, and the most parts of a dotted key or
     /// header, that are read. Configurations need two or three; the limits keep a hostile file from
     /// exhausting the stack of this recursive reader and of everything that walks the tree.
@@ -33,7 +34,7 @@ struct TOMLReader {
     /// Parses `text`.
     ///
     /// - Throws: ``TOMLSyntaxError`` with the position of the first problem.
-    static func parse(_ text: String) throws(TOMLSyntaxError) -> TOMLTable {
+    package static func parse(_ text: String) throws(TOMLSyntaxError) -> TOMLTable {
         var reader = TOMLReader(bytes: Array(text.utf8))
         return try reader.document()
     }
@@ -513,7 +514,14 @@ struct TOMLReader {
             throw error("unexpected end of file; expected a value")
         }
         if let integer = Self.integer(token) { return .integer(integer) }
-        if let float = Self.float(token) { return .float(float) }
+        if let float = Self.float(token) {
+            // A literal too large for a 64-bit float reads as infinity; TOML (and toml++) refuse it.
+            guard float.isFinite || token.hasSuffix("inf") || token.hasSuffix("nan") else {
+                index = start
+                throw error("'\(token)' is too large for a 64-bit float")
+            }
+            return .float(float)
+        }
         index = start
         throw error("'\(token)' is not a valid value (strings must be quoted)")
     }
@@ -537,17 +545,23 @@ struct TOMLReader {
     /// A date, time or date-time (RFC 3339 forms TOML allows), kept as text.
     private mutating func dateTime() throws(TOMLSyntaxError) -> TOMLValue {
         let start = index
-        func digits(_ n: Int) -> Bool {
-            guard Self.isDigitRun(bytes, index, n) else { return false }
-            index += n
+        /// Reads `n` digits as a number, nil when they are not all digits.
+        func number(_ n: Int) -> Int? {
+            guard Self.isDigitRun(bytes, index, n) else { return nil }
+            defer { index += n }
+            return bytes[index..<index + n].reduce(0) { $0 * 10 + Int($1 - 48) }
+        }
+        func skip(_ character: Character) -> Bool {
+            guard peek() == character.asciiValue else { return false }
+            index += 1
             return true
         }
+        /// `hh:mm:ss[.fraction]`, each field in its range.
         func time() -> Bool {
-            guard digits(2), peek() == UInt8(ascii: ":"), { index += 1; return true }(), digits(2),
-                peek() == UInt8(ascii: ":"), { index += 1; return true }(), digits(2)
+            guard let hour = number(2), hour <= 23, skip(":"), let minute = number(2), minute <= 59, skip(":"),
+                let second = number(2), second <= 59
             else { return false }
-            if peek() == UInt8(ascii: ".") {
-                index += 1
+            if skip(".") {
                 let fractionStart = index
                 while let b = peek(), b >= 48 && b <= 57 { index += 1 }
                 if index == fractionStart { return false }
@@ -558,8 +572,14 @@ struct TOMLReader {
         if byteAt(start + 2) == UInt8(ascii: ":") {
             valid = time()
         } else {
-            valid = digits(4) && peek() == UInt8(ascii: "-") && { index += 1; return true }() && digits(2)
-                && peek() == UInt8(ascii: "-") && { index += 1; return true }() && digits(2)
+            // A day that exists: months of their length, 29 February in leap years only.
+            if let year = number(4), skip("-"), let month = number(2), (1...12).contains(month), skip("-"), let day = number(2) {
+                let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+                let length = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+                valid = (1...length).contains(day)
+            } else {
+                valid = false
+            }
             if valid, let separator = peek(),
                 separator == UInt8(ascii: "T") || separator == UInt8(ascii: "t")
                     || (separator == UInt8(ascii: " ") && Self.isDigitRun(bytes, index + 1, 2))
@@ -571,14 +591,18 @@ struct TOMLReader {
                         index += 1
                     } else if zone == UInt8(ascii: "+") || zone == UInt8(ascii: "-") {
                         index += 1
-                        valid = digits(2) && peek() == UInt8(ascii: ":") && { index += 1; return true }() && digits(2)
+                        if let hours = number(2), hours <= 23, skip(":"), let minutes = number(2), minutes <= 59 {
+                            valid = true
+                        } else {
+                            valid = false
+                        }
                     }
                 }
             }
         }
         guard valid else {
             index = start
-            throw error("malformed date or time")
+            throw error("malformed date or time (or a field out of its range)")
         }
         return .dateTime(String(decoding: bytes[start..<index], as: UTF8.self))
     }

@@ -1,28 +1,36 @@
 // The parsed form of a TOML document, with the line of every key and value.
 //
-// Configuration errors must name the file, the line and the key (issue 5). TOMLKit (toml++) parses
-// the whole TOML 1.0 language but does not tell where a key was written, so the configuration is read
-// by `TOMLReader` (ours, which records positions) and cross-checked against TOMLKit
-// (`TOMLCrossCheck.swift`): a document is only accepted when both readers accept it and agree on
-// every value.
+// Configuration errors must name the file, the line and the key, so the configuration is read by
+// `TOMLReader`, which records positions. Package-visible for the differential oracle that checks it
+// against TOMLKit (toml++) in the tests and the fuzzer (`Tests/RosenpassTOMLOracle`).
 
 /// Where something was written in a TOML document: 1-based line and column (in bytes).
-struct TOMLPosition: Hashable, Sendable, CustomStringConvertible {
-    var line: Int
-    var column: Int
+package struct TOMLPosition: Hashable, Sendable, CustomStringConvertible {
+    package var line: Int
+    package var column: Int
 
-    var description: String { "line \(line), column \(column)" }
+    package init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
+
+    package var description: String { "line \(line), column \(column)" }
 }
 
 /// A TOML value with the position where it starts.
-struct TOMLNode: Sendable {
-    var position: TOMLPosition
-    var value: TOMLValue
+package struct TOMLNode: Sendable {
+    package var position: TOMLPosition
+    package var value: TOMLValue
+
+    package init(position: TOMLPosition, value: TOMLValue) {
+        self.position = position
+        self.value = value
+    }
 }
 
 /// A TOML value (TOML 1.0). Dates and times are kept as their source text; no Rosenpass
 /// configuration key takes one, so they only ever appear in "unexpected type" messages.
-indirect enum TOMLValue: Sendable {
+package indirect enum TOMLValue: Sendable {
     case string(String)
     case integer(Int64)
     case float(Double)
@@ -45,7 +53,7 @@ indirect enum TOMLValue: Sendable {
     }
 
     /// Whether two values are the same TOML data, ignoring positions (NaN equals NaN).
-    func sameData(as other: TOMLValue) -> Bool {
+    package func sameData(as other: TOMLValue) -> Bool {
         switch (self, other) {
         case (.string(let a), .string(let b)): return a == b
         case (.integer(let a), .integer(let b)): return a == b
@@ -61,19 +69,27 @@ indirect enum TOMLValue: Sendable {
 }
 
 /// A TOML table: its keys in the order they were written, each with its position.
-struct TOMLTable: Sendable {
+package struct TOMLTable: Sendable {
     /// One key of the table.
-    struct Entry: Sendable {
-        var key: String
+    package struct Entry: Sendable {
+        package var key: String
         /// Where the key was written (for a table header, the header's position).
-        var keyPosition: TOMLPosition
-        var node: TOMLNode
+        package var keyPosition: TOMLPosition
+        package var node: TOMLNode
+
+        package init(key: String, keyPosition: TOMLPosition, node: TOMLNode) {
+            self.key = key
+            self.keyPosition = keyPosition
+            self.node = node
+        }
     }
 
-    var entries: [Entry] = []
+    package var entries: [Entry] = []
+
+    package init() {}
 
     /// The entry for `key`, if the table has one.
-    subscript(key: String) -> Entry? {
+    package subscript(key: String) -> Entry? {
         entries.first { $0.key == key }
     }
 
@@ -81,7 +97,7 @@ struct TOMLTable: Sendable {
     var keys: [String] { entries.map(\.key) }
 
     /// Whether two tables hold the same keys and values, ignoring order and positions.
-    func sameData(as other: TOMLTable) -> Bool {
+    package func sameData(as other: TOMLTable) -> Bool {
         guard entries.count == other.entries.count else { return false }
         return entries.allSatisfy { entry in
             guard let match = other[entry.key] else { return false }

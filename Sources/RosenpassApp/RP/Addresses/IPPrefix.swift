@@ -1,4 +1,4 @@
-// IP addresses with a prefix length: `rp`'s `ip ADDR/CIDR` and `allowed-ips` (`components.md` §8.3).
+// IP addresses with a prefix length: `rp`'s `ip ADDR/CIDR` and `allowed-ips` (`docs/components.md` §8.3).
 
 #if canImport(Glibc)
 import Glibc

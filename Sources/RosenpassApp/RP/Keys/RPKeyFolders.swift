@@ -1,4 +1,4 @@
-// `rp genkey` and `rp pubkey`: the key folders of `components.md` §8.2.
+// `rp genkey` and `rp pubkey`: the key folders of `docs/components.md` §8.2.
 
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +9,7 @@ import RosenpassBroker
 import RosenpassCrypto
 import RosenpassProtocol
 
-/// The two folders `rp` works with (`components.md` §8.2).
+/// The two folders `rp` works with (`docs/components.md` §8.2).
 ///
 /// The private folder (mode 0700), made by `rp genkey`:
 /// - `wgsk`: the WireGuard private key, base64 of 32 random bytes, mode 0600;
@@ -42,7 +42,7 @@ public enum RPKeyFolders {
     /// `rp genkey DIR`: creates the folder (and its parents) with mode 0700 if needed, then writes
     /// each key that is missing. Existing keys are never replaced.
     ///
-    /// Fixed against the reference (`components.md` §8.2): an existing folder is accepted when its
+    /// Fixed against the reference (`docs/components.md` §8.2): an existing folder is accepted when its
     /// permission bits are exactly 0700 (the reference compared the whole `st_mode`, file-type bits
     /// included, so it refused every existing folder); it must also belong to us. When only one
     /// of `pqsk` and `pqpk` exists, that is an error rather than a silently incomplete folder.
@@ -50,7 +50,7 @@ public enum RPKeyFolders {
     /// - Parameters:
     ///   - directory: the private key folder.
     ///   - variant: the Classic McEliece secret-key layout for a new pair (round 3 by default,
-    ///     what deployed Rosenpass uses; `protocol.md` §1.1).
+    ///     what deployed Rosenpass uses; `docs/protocol.md` §1.1).
     ///   - report: receives the "already exists … not regenerating" notes (stderr in `rp`).
     /// - Throws: ``AppError`` naming the folder or file and the problem.
     public static func generate(

@@ -1,4 +1,4 @@
-// WireGuard's Curve25519 key pair for `rp pubkey` (`components.md` §8.2).
+// WireGuard's Curve25519 key pair for `rp pubkey` (`docs/components.md` §8.2).
 
 import Crypto
 import Foundation

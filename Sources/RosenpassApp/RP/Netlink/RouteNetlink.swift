@@ -1,5 +1,5 @@
 // rtnetlink for `rp`: create, raise and delete the WireGuard link, add its address and routes
-// (`components.md` §8.3 steps 2, 4, 6 and 7), without running `ip`.
+// (`docs/components.md` §8.3 steps 2, 4, 6 and 7), without running `ip`.
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-// Configuring a kernel WireGuard interface over generic netlink (`components.md` §8.3 step 3).
+// Configuring a kernel WireGuard interface over generic netlink (`docs/components.md` §8.3 step 3).
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-// The WireGuard interface `rp exchange` creates, configures and removes (`components.md` §8.3).
+// The WireGuard interface `rp exchange` creates, configures and removes (`docs/components.md` §8.3).
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 // Userspace WireGuard for `rp` when the kernel has none: a wireguard-go child configured over its
-// UAPI socket (`components.md` §8.3, and the cross-platform UAPI of wireguard.com/xplatform).
+// UAPI socket (`docs/components.md` §8.3, and the cross-platform UAPI of wireguard.com/xplatform).
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-// What `rp` writes into its WireGuard interface (`components.md` §8.3 steps 3 and 6).
+// What `rp` writes into its WireGuard interface (`docs/components.md` §8.3 steps 3 and 6).
 
 import RosenpassBroker
 import RosenpassCrypto
@@ -6,7 +6,7 @@ import RosenpassCrypto
 /// The complete WireGuard configuration of `rp`'s interface: key, port and every peer.
 ///
 /// Peers are created here, before the key exchange runs, each with a random preshared key: the
-/// PSK broker only ever overwrites the PSK of a peer that exists (`components.md` §2.1), and until
+/// PSK broker only ever overwrites the PSK of a peer that exists (`docs/components.md` §2.1), and until
 /// the first exchange nobody, not even the peer, knows the PSK, so no traffic flows without
 /// Rosenpass (the whitepaper's random initial PSK).
 struct WireGuardInterfaceSettings: Sendable {

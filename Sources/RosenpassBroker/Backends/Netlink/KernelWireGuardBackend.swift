@@ -104,7 +104,7 @@ package final class GenericNetlinkSocket {
     }
 }
 
-/// Kernel WireGuard through generic netlink, family `wireguard` version 1 (components.md §2.1).
+/// Kernel WireGuard through generic netlink, family `wireguard` version 1 (docs/components.md §2.1).
 ///
 /// For one request it sends `WG_CMD_GET_DEVICE` (a dump, the only form the kernel offers) to look for
 /// the peer, then `WG_CMD_SET_DEVICE` with the interface name and one nested peer holding exactly the
@@ -192,7 +192,7 @@ public final class KernelWireGuardBackend: WireGuardBackend {
     }
 
     /// `WG_CMD_SET_DEVICE` with the interface name and one nested peer holding exactly the public key,
-    /// `WGPEER_F_UPDATE_ONLY` and the preshared key (components.md §2.1 step 3).
+    /// `WGPEER_F_UPDATE_ONLY` and the preshared key (docs/components.md §2.1 step 3).
     static func setDeviceMessage(family: UInt16, sequence: UInt32, interface: String, peer: WireGuardPublicKey,
                                  presharedKey: PresharedKey) -> NetlinkMessageBuilder {
         let set = NetlinkMessageBuilder(type: family, flags: Netlink.flagRequest | Netlink.flagAck,

@@ -1,6 +1,6 @@
 // Netlink and generic netlink message layout (linux/netlink.h, linux/genetlink.h).
 
-/// Constants of netlink, generic netlink and the WireGuard family (components.md §2.1, Appendix A).
+/// Constants of netlink, generic netlink and the WireGuard family (docs/components.md §2.1, Appendix A).
 enum Netlink {
     static let headerSize = 16
     static let genericHeaderSize = 4

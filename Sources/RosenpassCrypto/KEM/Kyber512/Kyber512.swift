@@ -1,8 +1,8 @@
 // Kyber-512 as a key-encapsulation mechanism: CRYSTALS-Kyber v3.02 (NIST round 3), the liboqs
-// `kyber_512` algorithm that Rosenpass uses as its ephemeral KEM (protocol.md §1.2).
+// `kyber_512` algorithm that Rosenpass uses as its ephemeral KEM (docs/protocol.md §1.2).
 
 /// CRYSTALS-Kyber-512, round 3 (specification v3.02, algorithms 7, 8 and 9): the ephemeral KEM of
-/// Rosenpass (protocol.md §1.2), byte-compatible with liboqs `kyber_512` and the round-3 reference code.
+/// Rosenpass (docs/protocol.md §1.2), byte-compatible with liboqs `kyber_512` and the round-3 reference code.
 ///
 /// **This is not ML-KEM-512 (FIPS 203).** The lattice arithmetic and the byte formats are the same; the
 /// Fujisaki–Okamoto transform differs, so keys and shared keys differ:

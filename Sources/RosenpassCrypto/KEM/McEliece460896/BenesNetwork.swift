@@ -2,7 +2,7 @@
 // permutation π to 8192 positions.
 
 /// Applies the permutation stored as control bits in the secret key (Classic McEliece specification,
-/// §10.1 "Secret keys"; layout in `mceliece-round3.md` §5).
+/// §10.1 "Secret keys"; layout in `docs/mceliece-round3.md` §5).
 ///
 /// There are 2m − 1 = 25 layers of 4096 bits (512 bytes each) with strides 1, 2, …, 4096, 2048, …, 1.
 /// In a layer of stride s the pairs (j, j + s) are numbered in order of block start (0, 2s, 4s, …)

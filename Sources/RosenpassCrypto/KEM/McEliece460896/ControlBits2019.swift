@@ -1,7 +1,7 @@
 // Control bits of the Beneš network as the 2019 code (format A, liboqs ≤ 0.8) computes them.
 
 /// The control bits of the 2019 Classic McEliece software (SUPERCOP 20191221, which liboqs 0.4–0.8
-/// and PQClean until 2023 ship as "round 3"; `mceliece-round3.md` §5).
+/// and PQClean until 2023 ship as "round 3"; `docs/mceliece-round3.md` §5).
 ///
 /// They describe the same permutation as ``ControlBits`` but pick other, equally valid, switch
 /// settings, so byte-exact format-A keys need this procedure. It is the Lev–Pippenger–Valiant

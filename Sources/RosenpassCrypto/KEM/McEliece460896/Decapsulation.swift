@@ -1,7 +1,7 @@
 // Decapsulation with implicit rejection, for both ciphertext formats.
 
 /// Decapsulation (Classic McEliece specification, §9.2 "Decapsulation"; the round-3 confirmation
-/// check per `mceliece-round3.md` §4).
+/// check per `docs/mceliece-round3.md` §4).
 ///
 /// The decoder's verdict b (and, for round 3, whether C1 = H(2, e)) selects with a mask (see
 /// ``opaqueMask(_:)``) between H(1, e, C) and the rejection key H(0, s, C); both hashes take the same

@@ -1,7 +1,7 @@
 // Encapsulation: the syndrome C0 = H·e of a fixed-weight error vector, and the session key.
 
 /// The Niederreiter encoding and the two key derivations (Classic McEliece specification, §8.6
-/// "Encoding subroutine" and §9.1 "Encapsulation"; round 3 per `mceliece-round3.md` §4).
+/// "Encoding subroutine" and §9.1 "Encapsulation"; round 3 per `docs/mceliece-round3.md` §4).
 enum McElieceEncapsulation {
     /// C0 = H·e with H = [I_mt | T]: bit i is e_i XOR the parity of row i of T AND e_mt…e_(n−1).
     ///

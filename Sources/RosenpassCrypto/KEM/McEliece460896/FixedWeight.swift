@@ -1,7 +1,7 @@
 // FixedWeight: a uniformly random error vector of weight t, by rejection sampling.
 
 /// The error vector of encapsulation (Classic McEliece specification, §8.4 "FixedWeight", with
-/// τ = 2t; byte consumption as in the liboqs/PQClean code, `mceliece-round3.md` §2).
+/// τ = 2t; byte consumption as in the liboqs/PQClean code, `docs/mceliece-round3.md` §2).
 ///
 /// One attempt draws 384 bytes, reads them as 192 little-endian 16-bit words masked to 13 bits, and
 /// takes the first t words below n as the error positions; it is rejected when fewer than t words are

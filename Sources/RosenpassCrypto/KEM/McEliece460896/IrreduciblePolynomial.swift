@@ -10,7 +10,7 @@ struct McElieceExtensionField: Sendable {
     /// The round-3 and round-4 specifications: F(y) = y^96 + y^10 + y^9 + y^6 + 1.
     static let round4 = McElieceExtensionField(reductionTerms: [(10, 1), (9, 1), (6, 1), (0, 1)])
 
-    /// The 2019 code (format A, `mceliece-round3.md` §5): F(y) = y^96 + 714·y^11 + 5296·y^5 + 728·y^4 + 5881.
+    /// The 2019 code (format A, `docs/mceliece-round3.md` §5): F(y) = y^96 + 714·y^11 + 5296·y^5 + 728·y^4 + 5881.
     static let format2019 = McElieceExtensionField(reductionTerms: [(11, 714), (5, 5296), (4, 728), (0, 5881)])
 
     /// Returns a · b mod F for elements given by their 96 coefficients.

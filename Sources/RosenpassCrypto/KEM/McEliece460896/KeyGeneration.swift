@@ -4,7 +4,7 @@ import Crypto
 import CryptoExtras
 
 /// Key generation (Classic McEliece specification, §8.1–§8.3 and §9.0 "SeededKeyGen"; format A per
-/// `mceliece-round3.md` §5).
+/// `docs/mceliece-round3.md` §5).
 ///
 /// One 32-byte seed is expanded to 33568 bytes, which supply the rejection string s, 2^13 permutation
 /// words, a random element β of GF((2^13)^96) and the next seed. An attempt fails when β has no

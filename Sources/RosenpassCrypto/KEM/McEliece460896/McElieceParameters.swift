@@ -1,7 +1,7 @@
 // The parameter set mceliece460896 and the byte layouts of its keys and ciphertexts.
 
 /// Parameters of Classic McEliece 460896 (Classic McEliece specification, §7 "Parameter sets";
-/// `mceliece-round3.md` §1 for the sizes of both variants).
+/// `docs/mceliece-round3.md` §1 for the sizes of both variants).
 ///
 /// The code has length n = 4608, corrects t = 96 errors and lives over GF(2^13) (m = 13). The
 /// public key is the non-identity part T of the systematic parity-check matrix [I | T], with
@@ -45,7 +45,7 @@ enum McEliece460896 {
     static let keyExpansionBytes = 576 + 4 * (1 << 13) + 192 + 32
 }
 
-/// Where the fields of a secret key sit, for the two layouts (`mceliece-round3.md` §3 and §5).
+/// Where the fields of a secret key sit, for the two layouts (`docs/mceliece-round3.md` §3 and §5).
 struct McElieceSecretKeyLayout: Sendable {
     /// Total size in bytes.
     let count: Int

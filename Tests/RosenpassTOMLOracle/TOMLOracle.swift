@@ -1,47 +1,42 @@
-// Reading configuration TOML with two independent parsers.
-//
-// Why two: TOMLKit (toml++) implements the whole of TOML 1.0 and is widely used, but it cannot say
-// on which line a key was written, and the configuration errors of issue 5 must name file, line and
-// key. `TOMLReader` records positions. A document is accepted only when both accept it and produce
-// the same data; values then come from `TOMLReader` (with positions). So a gap in our reader can
-// only ever turn into an error message, never into a silently different configuration, and the
-// language accepted is never larger than what toml++ accepts.
+// The differential oracle for our TOML reader: TOMLKit (toml++) reads the same document, and the
+// two results must agree. Used by the tests (`TOMLReaderTests`) and by the fuzzer (`FuzzConfig`);
+// never linked into a program, so toml++ stays out of the binaries.
 
+import RosenpassApp
 import TOMLKit
 
-enum ConfigurationTOML {
-    /// Parses `text`, the contents of `file`, with both readers.
-    ///
-    /// - Throws: ``AppError`` naming the file and line of a syntax error, or the key the readers
-    ///   disagree on.
-    static func parse(_ text: String, file: String) throws(AppError) -> TOMLTable {
-        let ours: TOMLTable
-        do {
-            ours = try TOMLReader.parse(text)
-        } catch {
-            throw .config(file: file, line: error.position.line, "invalid TOML at column \(error.position.column): \(error.message)")
-        }
+/// What TOMLKit makes of a document our reader handled.
+public enum TOMLOracleVerdict: Equatable, Sendable {
+    /// Both accept it and read the same data.
+    case agree
+    /// Our reader refuses it: an error message, never a wrong configuration. toml++ is not asked,
+    /// since what matters is only that we accept no more than it does (and its parser has assertion
+    /// failures on some malformed documents, see FUZZING.md).
+    case oursRefuses
+    /// Our reader accepted a document toml++ refuses, with toml++'s reason.
+    case oursLooser(String)
+    /// Both accept it but read different data at this dotted path (line of ours, if known).
+    case differ(path: String, line: Int?)
+}
+
+/// Compares our reader with TOMLKit on one document.
+public enum TOMLOracle {
+    /// Reads `text` with our reader and, when it accepts it, with TOMLKit, and says how they compare.
+    public static func judge(_ text: String) -> TOMLOracleVerdict {
+        guard let ours = try? TOMLReader.parse(text) else { return .oursRefuses }
         let theirs: TOMLKit.TOMLTable
         do {
             theirs = try TOMLKit.TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw .config(
-                file: file, line: error.source.begin.line,
-                "invalid TOML at column \(error.source.begin.column): \(error.description)")
         } catch {
-            throw .config(file: file, "invalid TOML: \(error)")
+            return .oursLooser("\(error)")
         }
-        if let path = firstDifference(ours, convert(theirs), path: "") {
-            throw .config(
-                file: file, line: ours.position(of: path),
-                "the TOML readers disagree about '\(path)'; please report this file as a bug")
-        }
-        return ours
+        guard let path = firstDifference(ours, convert(theirs), path: "") else { return .agree }
+        return .differ(path: path, line: ours.position(of: path))
     }
 
-    /// Converts TOMLKit's tree into ours (positions are meaningless and left at zero).
-    static func convert(_ table: TOMLKit.TOMLTable) -> TOMLTable {
-        var result = TOMLTable()
+    /// TOMLKit's tree as ours (positions are meaningless and left at zero).
+    package static func convert(_ table: TOMLKit.TOMLTable) -> RosenpassApp.TOMLTable {
+        var result = RosenpassApp.TOMLTable()
         for key in table.keys {
             guard let value = table[key] else { continue }
             let zero = TOMLPosition(line: 0, column: 0)
@@ -50,7 +45,7 @@ enum ConfigurationTOML {
         return result
     }
 
-    private static func convert(_ value: any TOMLValueConvertible) -> TOMLValue {
+    private static func convert(_ value: any TOMLValueConvertible) -> RosenpassApp.TOMLValue {
         let zero = TOMLPosition(line: 0, column: 0)
         switch value.type {
         case .string: return .string(value.string ?? "")
@@ -62,13 +57,13 @@ enum ConfigurationTOML {
             guard let array = value.array else { return .array([]) }
             return .array(array.map { TOMLNode(position: zero, value: convert($0)) })
         case .table:
-            guard let table = value.table else { return .table(TOMLTable()) }
+            guard let table = value.table else { return .table(RosenpassApp.TOMLTable()) }
             return .table(convert(table))
         }
     }
 
     /// The dotted path of the first key whose value differs, or nil if both hold the same data.
-    static func firstDifference(_ lhs: TOMLTable, _ rhs: TOMLTable, path: String) -> String? {
+    package static func firstDifference(_ lhs: RosenpassApp.TOMLTable, _ rhs: RosenpassApp.TOMLTable, path: String) -> String? {
         for entry in lhs.entries {
             let here = path.isEmpty ? entry.key : "\(path).\(entry.key)"
             guard let other = rhs[entry.key] else { return here }
@@ -80,7 +75,7 @@ enum ConfigurationTOML {
         return nil
     }
 
-    private static func firstDifference(_ lhs: TOMLValue, _ rhs: TOMLValue, path: String) -> String? {
+    private static func firstDifference(_ lhs: RosenpassApp.TOMLValue, _ rhs: RosenpassApp.TOMLValue, path: String) -> String? {
         switch (lhs, rhs) {
         case (.table(let a), .table(let b)):
             return firstDifference(a, b, path: path)
@@ -95,9 +90,9 @@ enum ConfigurationTOML {
     }
 }
 
-extension TOMLTable {
+extension RosenpassApp.TOMLTable {
     /// The line of the key at a dotted path such as `peers[1].endpoint`, as far as it can be followed.
-    func position(of path: String) -> Int? {
+    package func position(of path: String) -> Int? {
         var table = self
         var line: Int?
         for component in path.split(separator: ".") {
