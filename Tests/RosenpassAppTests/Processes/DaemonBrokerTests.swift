@@ -59,6 +59,51 @@ struct DaemonBrokerTests {
         _ = try await b.stop()
     }
 
+    @Test("reload: a removed peer's WireGuard PSK becomes a random key through the broker (fail closed); added back, the peer gets a fresh exchanged key")
+    func reload_removedPeerFailsClosedThroughTheBroker() async throws {
+        let pair = try await Pair()
+        let socketPath = pair.folder.file("broker.sock")
+        let broker = try FakePSKBroker(path: socketPath)
+        defer { broker.stop() }
+        // A initiates, so that the peer added back starts its handshake at once.
+        let withPeer = pair.a.wireGuardConfig(peer: pair.b, endpoint: true)
+        let config = pair.writeConfig("a.toml", withPeer)
+        let a = try RosenpassProcess(["--psk-broker", socketPath, "exchange-config", config], name: "a", directory: pair.folder.path)
+        let b = try pair.start(pair.b, config: pair.b.config(peer: pair.a, endpoint: false))
+        _ = try await a.waitForLines(1, timeout: 60)
+        let firstText = try #require(pair.a.key())
+        let first = try #require(Data(base64Encoded: firstText))
+        try await waitFor(timeout: 30) { broker.requests.last.map { Data($0.psk) == first } ?? false }
+
+        // Removed: one more request for the same WireGuard peer, with a key that is not the exchanged one.
+        let beforeRemoval = broker.requests.count
+        _ = pair.writeConfig("a.toml", withPeer.components(separatedBy: "\n[[peers]]")[0] + "\npeers = []\n")
+        a.process.send(SIGHUP)
+        let removal: SetPskRequestSeen
+        do {
+            removal = try await broker.waitForRequests(beforeRemoval + 1, timeout: 30)[beforeRemoval]
+        } catch {
+            Issue.record("no request after the removal; a's stderr:\n\(a.stderr)")
+            throw error
+        }
+        #expect(removal.interface == "rp-test0" && Data(removal.peer).base64EncodedString() == testWireGuardPeer)
+        #expect(Data(removal.psk) != first && removal.psk.count == 32)
+        let lines = try await a.waitForLines(2, timeout: 30)
+        #expect(lines[1].hasSuffix("stale"), "key_out is told too: \(lines)")
+
+        // Added back: a fresh handshake, and its key reaches the broker.
+        _ = pair.writeConfig("a.toml", withPeer)
+        a.process.send(SIGHUP)
+        _ = try await a.waitForLines(3, timeout: 60)
+        let secondText = try #require(pair.a.key())
+        let second = try #require(Data(base64Encoded: secondText))
+        #expect(second != first)
+        try await waitFor(timeout: 30) { broker.requests.last.map { Data($0.psk) == second } ?? false }
+        #expect(broker.malformed == 0)
+        #expect(try await a.stop() == 0)
+        _ = try await b.stop()
+    }
+
     @Test func brokerRestart_getsTheCurrentKeyAgain() async throws {
         let pair = try await Pair()
         let socketPath = pair.folder.file("broker.sock")
