@@ -47,7 +47,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
-        // System calls Glibc's Swift module lacks (prctl), as plain C functions.
+        // System calls Glibc's Swift module lacks (prctl, accept4, pipe2, capget, capset), as plain C functions.
         .target(name: "CRosenpassSystem"),
         // Locked, undumpable memory for key material, shared by the crypto and broker modules.
         .target(name: "RosenpassSecureMemory", dependencies: ["CRosenpassSystem"]),
@@ -66,6 +66,7 @@ let package = Package(
         .target(
             name: "RosenpassBroker",
             dependencies: [
+                "CRosenpassSystem",
                 "RosenpassSecureMemory",
                 // The programs' shared command-line conventions (version, exit statuses).
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -108,14 +108,7 @@ public enum RosenpassCLI {
         do {
             command = try RosenpassCommand.parseAsRoot(arguments)
         } catch {
-            let code = RosenpassCommand.exitCode(for: error)
-            let message = RosenpassCommand.fullMessage(for: error)
-            if code == .success {
-                print(message)
-                return 0
-            }
-            printError(message)
-            return 2
+            return RosenpassCommand.report(error)  // --help, --version, or a usage error (2)
         }
         let root = (command as? RosenpassCommand) ?? (command as? any RootOptionsReading)?.root
             ?? (try? RosenpassCommand.parse([])) ?? RosenpassCommand()
@@ -138,14 +131,7 @@ public enum RosenpassCLI {
             return error.rawValue
         } catch {
             // `help` and `--help` arrive here as a clean exit from ArgumentParser's help command.
-            let code = RosenpassCommand.exitCode(for: error)
-            let message = RosenpassCommand.fullMessage(for: error)
-            if code == .success {
-                print(message)
-                return 0
-            }
-            printError(message)
-            return code == .validationFailure ? 2 : 1
+            return RosenpassCommand.report(error)
         }
     }
 

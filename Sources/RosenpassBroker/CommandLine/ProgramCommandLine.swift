@@ -38,8 +38,10 @@ extension ParsableCommand {
         exitProcess(code)  // not ParsableCommand.exit(withError:), which would print again
     }
 
-    /// Prints what ArgumentParser has to say about `error` and returns the exit status for it.
-    static func report(_ error: any Error) -> Int32 {
+    /// Prints what ArgumentParser has to say about `error` (help and the version to stdout, errors
+    /// to stderr) and returns the exit status for it: 0, 2 for a usage error, else 1 or the code of
+    /// a thrown `ExitCode`.
+    package static func report(_ error: any Error) -> Int32 {
         let status = exitCode(for: error)
         let message = fullMessage(for: error)
         if status == .success {

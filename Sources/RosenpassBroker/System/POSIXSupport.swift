@@ -4,6 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CRosenpassSystem
 
 /// File-descriptor helpers shared by the broker processes and the client.
 public enum POSIX {
@@ -156,20 +157,9 @@ public enum POSIX {
     /// inherit them).
     public static func pipe(nonBlocking: Bool = false) throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
-        var flags = O_CLOEXEC
-        if nonBlocking { flags |= O_NONBLOCK }
-        guard let pipe2 = pipe2Function else {
-            throw BrokerError.system("pipe2", "pipe", errno: ENOSYS)
-        }
-        guard pipe2(&fds, flags) == 0 else { throw BrokerError.system("pipe2", "pipe", errno: errno) }
+        guard crp_pipe_cloexec(&fds, nonBlocking ? 1 : 0) == 0 else { throw BrokerError.system("pipe2", "pipe", errno: errno) }
         return (fds[0], fds[1])
     }
-
-    /// Glibc's `pipe2`, which its Swift module does not export without `_GNU_SOURCE`.
-    private static let pipe2Function: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32).self)
-    }()
 
     /// Empties this process's effective capability set, keeping the permitted, inheritable and ambient
     /// sets, so that a program it starts still receives its ambient capabilities (the socket handler
@@ -177,23 +167,18 @@ public enum POSIX {
     /// without using it itself). Returns what was cleared (bit n = capability n), or `nil` if the
     /// capabilities could not be read or changed.
     public static func clearEffectiveCapabilities() -> UInt64? {
-        typealias CapabilityCall = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int32
-        guard let getter = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "capget"),
-              let setter = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "capset") else { return nil }
-        let capget = unsafeBitCast(getter, to: CapabilityCall.self)
-        let capset = unsafeBitCast(setter, to: CapabilityCall.self)
         // struct __user_cap_header_struct { u32 version; int pid; } and, for version 3, two
         // struct __user_cap_data_struct { u32 effective, permitted, inheritable; }.
         var header: [UInt32] = [0x2008_0522, 0]
         var data = [UInt32](repeating: 0, count: 6)
-        let read = header.withUnsafeMutableBytes { h in data.withUnsafeMutableBytes { d in capget(h.baseAddress!, d.baseAddress!) } }
+        let read = header.withUnsafeMutableBytes { h in data.withUnsafeMutableBytes { d in crp_capget(h.baseAddress!, d.baseAddress!) } }
         guard read == 0 else { return nil }
         let effective = UInt64(data[0]) | UInt64(data[3]) << 32
         guard effective != 0 else { return 0 }
         data[0] = 0
         data[3] = 0
         header = [0x2008_0522, 0]
-        let written = header.withUnsafeMutableBytes { h in data.withUnsafeMutableBytes { d in capset(h.baseAddress!, d.baseAddress!) } }
+        let written = header.withUnsafeMutableBytes { h in data.withUnsafeMutableBytes { d in crp_capset(h.baseAddress!, d.baseAddress!) } }
         return written == 0 ? effective : nil
     }
 

@@ -12,8 +12,6 @@ import RosenpassBroker
 enum RTNetlink {
     static let protocolRoute: Int32 = 0  // NETLINK_ROUTE
 
-    static let flagRequest: UInt16 = 0x1
-    static let flagAck: UInt16 = 0x4
     static let flagReplace: UInt16 = 0x100
     static let flagExclusive: UInt16 = 0x200
     static let flagCreate: UInt16 = 0x400
@@ -113,7 +111,7 @@ final class RouteNetlink {
     static func createWireGuardLinkMessage(name: String, sequence: UInt32) -> NetlinkMessageBuilder {
         let message = NetlinkMessageBuilder(
             type: RTNetlink.newLink,
-            flags: RTNetlink.flagRequest | RTNetlink.flagAck | RTNetlink.flagCreate | RTNetlink.flagExclusive,
+            flags: Netlink.flagRequest | Netlink.flagAck | RTNetlink.flagCreate | RTNetlink.flagExclusive,
             sequence: sequence, familyHeader: RTNetlink.linkHeader())
         message.attribute(RTNetlink.linkName, string: name)
         message.beginNested(RTNetlink.linkInfo)
@@ -124,19 +122,19 @@ final class RouteNetlink {
 
     static func setUpMessage(index: Int32, sequence: UInt32) -> NetlinkMessageBuilder {
         NetlinkMessageBuilder(
-            type: RTNetlink.newLink, flags: RTNetlink.flagRequest | RTNetlink.flagAck, sequence: sequence,
+            type: RTNetlink.newLink, flags: Netlink.flagRequest | Netlink.flagAck, sequence: sequence,
             familyHeader: RTNetlink.linkHeader(index: index, flags: RTNetlink.interfaceUp, change: RTNetlink.interfaceUp))
     }
 
     static func deleteLinkMessage(index: Int32, sequence: UInt32) -> NetlinkMessageBuilder {
         NetlinkMessageBuilder(
-            type: RTNetlink.deleteLink, flags: RTNetlink.flagRequest | RTNetlink.flagAck, sequence: sequence,
+            type: RTNetlink.deleteLink, flags: Netlink.flagRequest | Netlink.flagAck, sequence: sequence,
             familyHeader: RTNetlink.linkHeader(index: index))
     }
 
     static func deleteLinkMessage(name: String, sequence: UInt32) -> NetlinkMessageBuilder {
         let message = NetlinkMessageBuilder(
-            type: RTNetlink.deleteLink, flags: RTNetlink.flagRequest | RTNetlink.flagAck, sequence: sequence,
+            type: RTNetlink.deleteLink, flags: Netlink.flagRequest | Netlink.flagAck, sequence: sequence,
             familyHeader: RTNetlink.linkHeader())
         message.attribute(RTNetlink.linkName, string: name)
         return message
@@ -147,7 +145,7 @@ final class RouteNetlink {
         let header = [UInt8(address.family), address.length, 0, 0] + withUnsafeBytes(of: UInt32(bitPattern: index).littleEndian) { Array($0) }
         let message = NetlinkMessageBuilder(
             type: RTNetlink.newAddress,
-            flags: RTNetlink.flagRequest | RTNetlink.flagAck | RTNetlink.flagCreate | RTNetlink.flagExclusive,
+            flags: Netlink.flagRequest | Netlink.flagAck | RTNetlink.flagCreate | RTNetlink.flagExclusive,
             sequence: sequence, familyHeader: header)
         message.attribute(RTNetlink.addressLocal, bytes: address.address)
         message.attribute(RTNetlink.addressAddress, bytes: address.address)
@@ -164,7 +162,7 @@ final class RouteNetlink {
         ]
         let message = NetlinkMessageBuilder(
             type: RTNetlink.newRoute,
-            flags: RTNetlink.flagRequest | RTNetlink.flagAck | RTNetlink.flagCreate | RTNetlink.flagReplace,
+            flags: Netlink.flagRequest | Netlink.flagAck | RTNetlink.flagCreate | RTNetlink.flagReplace,
             sequence: sequence, familyHeader: header)
         message.attribute(RTNetlink.routeDestination, bytes: prefix.network.address)
         message.attribute(RTNetlink.routeOutputInterface, u32: UInt32(bitPattern: index))

@@ -57,6 +57,30 @@ package final class GenericNetlinkSocket {
     /// a WireGuard dump contains the interface's private key and every peer's preshared key.
     ///
     /// - Returns: 0 on success, or the positive errno the kernel answered with.
+    /// The id of the generic netlink family `name` (`CTRL_CMD_GETFAMILY`), or nil when the kernel
+    /// has no such family (its module is not loaded).
+    ///
+    /// - Throws: ``BrokerError`` when the kernel answers with another error or the socket fails.
+    package func resolveFamily(_ name: String) throws -> UInt16? {
+        let sequence = nextSequence()
+        let request = NetlinkMessageBuilder(
+            type: Netlink.controlFamily, flags: Netlink.flagRequest | Netlink.flagAck, sequence: sequence,
+            command: Netlink.controlGetFamily, version: 1)
+        request.attribute(Netlink.controlAttributeFamilyName, string: name)
+        var found: UInt16?
+        let code = try transact(request, sequence: sequence, context: "resolving the \(name) netlink family") { reply in
+            guard reply.payload.count >= Netlink.genericHeaderSize else { return }
+            let attributes = UnsafeRawBufferPointer(rebasing: reply.payload[Netlink.genericHeaderSize...])
+            for attribute in netlinkAttributes(attributes)
+            where attribute.type == Netlink.controlAttributeFamilyID && attribute.payload.count >= 2 {
+                found = UInt16(littleEndian: attribute.payload.loadUnaligned(as: UInt16.self))
+            }
+        }
+        if code == ENOENT { return nil }
+        guard code == 0 else { throw BrokerError.system("CTRL_CMD_GETFAMILY", "\(name) netlink family", errno: code) }
+        return found
+    }
+
     package func transact(_ message: NetlinkMessageBuilder, sequence: UInt32, context: String,
                   handle: (NetlinkMessage) -> Void) throws -> Int32 {
         try message.withMessage { bytes in
@@ -121,23 +145,9 @@ public final class KernelWireGuardBackend: WireGuardBackend {
         if let socket, let familyID { return (socket, familyID) }
         let socket = try self.socket ?? GenericNetlinkSocket()
         self.socket = socket
-        let sequence = socket.nextSequence()
-        let request = NetlinkMessageBuilder(type: Netlink.controlFamily, flags: Netlink.flagRequest | Netlink.flagAck,
-                                            sequence: sequence, command: Netlink.controlGetFamily, version: 1)
-        request.attribute(Netlink.controlAttributeFamilyName, string: Netlink.wireGuardFamilyName)
-        var found: UInt16?
-        let code = try socket.transact(request, sequence: sequence, context: "resolving the wireguard netlink family") { reply in
-            guard reply.payload.count >= Netlink.genericHeaderSize else { return }
-            let attributes = UnsafeRawBufferPointer(rebasing: reply.payload[Netlink.genericHeaderSize...])
-            for attribute in netlinkAttributes(attributes)
-            where attribute.type == Netlink.controlAttributeFamilyID && attribute.payload.count >= 2 {
-                found = UInt16(littleEndian: attribute.payload.loadUnaligned(as: UInt16.self))
-            }
-        }
-        if code == ENOENT { return (socket, nil) }  // no wireguard module: no kernel interfaces at all
-        guard code == 0 else { throw BrokerError.system("CTRL_CMD_GETFAMILY", "wireguard netlink family", errno: code) }
-        familyID = found
-        return (socket, found)
+        // nil: no wireguard module, so no kernel interfaces at all.
+        familyID = try socket.resolveFamily(Netlink.wireGuardFamilyName)
+        return (socket, familyID)
     }
 
     public func setPresharedKey(_ presharedKey: PresharedKey, peer: WireGuardPublicKey, interface: String) -> SetPskOutcome {

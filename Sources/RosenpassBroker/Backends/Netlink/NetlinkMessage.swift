@@ -1,37 +1,54 @@
 // Netlink and generic netlink message layout (linux/netlink.h, linux/genetlink.h).
 
-/// Constants of netlink, generic netlink and the WireGuard family (docs/components.md §2.1, Appendix A).
-enum Netlink {
-    static let headerSize = 16
-    static let genericHeaderSize = 4
-    static let attributeHeaderSize = 4
+/// Constants of netlink, generic netlink and the WireGuard family (linux/netlink.h, linux/genetlink.h,
+/// linux/wireguard.h; docs/components.md §2.1, Appendix A): the one list of them, for the broker's
+/// backend and for `rp`, which configures whole interfaces (package-visible).
+package enum Netlink {
+    package static let headerSize = 16
+    package static let genericHeaderSize = 4
+    package static let attributeHeaderSize = 4
 
-    static let flagRequest: UInt16 = 0x1
-    static let flagMulti: UInt16 = 0x2
-    static let flagAck: UInt16 = 0x4
-    static let flagDump: UInt16 = 0x300
+    package static let flagRequest: UInt16 = 0x1  // NLM_F_REQUEST
+    package static let flagMulti: UInt16 = 0x2
+    package static let flagAck: UInt16 = 0x4
+    package static let flagDump: UInt16 = 0x300
 
-    static let typeError: UInt16 = 2
-    static let typeDone: UInt16 = 3
+    package static let typeError: UInt16 = 2
+    package static let typeDone: UInt16 = 3
 
-    static let attributeNested: UInt16 = 0x8000
-    static let attributeTypeMask: UInt16 = 0x3fff
+    package static let attributeNested: UInt16 = 0x8000
+    package static let attributeTypeMask: UInt16 = 0x3fff
 
-    static let controlFamily: UInt16 = 0x10
-    static let controlGetFamily: UInt8 = 3
-    static let controlAttributeFamilyID: UInt16 = 1
-    static let controlAttributeFamilyName: UInt16 = 2
+    package static let controlFamily: UInt16 = 0x10  // GENL_ID_CTRL
+    package static let controlGetFamily: UInt8 = 3  // CTRL_CMD_GETFAMILY
+    package static let controlAttributeFamilyID: UInt16 = 1
+    package static let controlAttributeFamilyName: UInt16 = 2
 
-    static let wireGuardFamilyName = "wireguard"
-    static let wireGuardVersion: UInt8 = 1
-    static let wgGetDevice: UInt8 = 0
-    static let wgSetDevice: UInt8 = 1
-    static let wgDeviceInterfaceName: UInt16 = 2
-    static let wgDevicePeers: UInt16 = 8
-    static let wgPeerPublicKey: UInt16 = 1
-    static let wgPeerPresharedKey: UInt16 = 2
-    static let wgPeerFlags: UInt16 = 3
-    static let wgPeerFlagUpdateOnly: UInt32 = 4
+    package static let wireGuardFamilyName = "wireguard"
+    package static let wireGuardVersion: UInt8 = 1
+    package static let wgGetDevice: UInt8 = 0  // WG_CMD_GET_DEVICE
+    package static let wgSetDevice: UInt8 = 1  // WG_CMD_SET_DEVICE
+
+    package static let wgDeviceIndex: UInt16 = 1  // WGDEVICE_A_IFINDEX
+    package static let wgDeviceInterfaceName: UInt16 = 2
+    package static let wgDevicePrivateKey: UInt16 = 3
+    package static let wgDeviceFlags: UInt16 = 5
+    package static let wgDeviceListenPort: UInt16 = 6
+    package static let wgDevicePeers: UInt16 = 8
+    package static let wgDeviceFlagReplacePeers: UInt32 = 1  // WGDEVICE_F_REPLACE_PEERS
+
+    package static let wgPeerPublicKey: UInt16 = 1
+    package static let wgPeerPresharedKey: UInt16 = 2
+    package static let wgPeerFlags: UInt16 = 3
+    package static let wgPeerEndpoint: UInt16 = 4
+    package static let wgPeerKeepalive: UInt16 = 5  // WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL
+    package static let wgPeerAllowedIPs: UInt16 = 9
+    package static let wgPeerFlagReplaceAllowedIPs: UInt32 = 2  // WGPEER_F_REPLACE_ALLOWEDIPS
+    package static let wgPeerFlagUpdateOnly: UInt32 = 4  // WGPEER_F_UPDATE_ONLY
+
+    package static let wgAllowedIPFamily: UInt16 = 1
+    package static let wgAllowedIPAddress: UInt16 = 2
+    package static let wgAllowedIPMask: UInt16 = 3
 
     static func align(_ length: Int) -> Int { (length + 3) & ~3 }
 }
