@@ -124,7 +124,7 @@ mkdir "$a_key"
 crash b
 start b
 b_rekeyed "$before" 15 || fail "B exchanged no new key"
-wait_for "grep -q 'peer b: the exchanged key could not be written to key_out $a_key, which keeps its previous content: .*Is a directory' '$work/a.err'" 10 \
+wait_for "grep -q 'peer b: the exchanged key could not be written to key_out $a_key, which keeps its previous content: .*it is a folder' '$work/a.err'" 10 \
     || fail "A did not log an error naming its key_out and saying it is a directory: $(grep 'peer b: ' "$work/a.err" | tail -1)"
 alive
 rmdir "$a_key"
