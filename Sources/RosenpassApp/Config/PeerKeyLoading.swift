@@ -7,6 +7,7 @@ import Musl
 #endif
 import RosenpassBroker
 import RosenpassProtocol
+import Synchronization
 
 /// Reads each peer's public key once, computes its peer id, and keeps only the id, a short sample
 /// and the file to read the key from again: 10,000 peers' keys are 5.2 GB, their ids 320 KB.
@@ -70,13 +71,12 @@ enum PeerKeyLoading {
 
     /// One result per peer, filled from two threads.
     private final class ResultSlots: Sendable {
-        private let lock = PThreadMutex()
-        nonisolated(unsafe) private var slots: [Result<Loaded, AppError>?]
+        private let slots: Mutex<[Result<Loaded, AppError>?]>
 
-        init(count: Int) { slots = Array(repeating: nil, count: count) }
+        init(count: Int) { slots = Mutex(Array(repeating: nil, count: count)) }
 
-        func set(_ index: Int, _ result: Result<Loaded, AppError>) { lock.withLock { slots[index] = result } }
+        func set(_ index: Int, _ result: Result<Loaded, AppError>) { slots.withLock { $0[index] = result } }
 
-        var values: [Result<Loaded, AppError>] { lock.withLock { slots.map { $0! } } }
+        var values: [Result<Loaded, AppError>] { slots.withLock { $0.map { $0! } } }
     }
 }

@@ -19,6 +19,7 @@ import RosenpassBroker
 import RosenpassCrypto
 import RosenpassProtocol
 import RosenpassSecureMemory
+import Synchronization
 
 /// How the daemon reaches WireGuard for peers with a `device`/`peer` section.
 public enum BrokerChoice: Sendable {
@@ -728,22 +729,27 @@ public final class Daemon {
 
 /// The PSK broker client's reports, counted for status and metrics. The client's thread writes, the
 /// daemon's loop reads.
-final class BrokerCounters: @unchecked Sendable {
-    private let lock = PThreadMutex()
-    private var connected = false
-    private var delivered = 0
-    private var failed = 0
+final class BrokerCounters: Sendable {
+    private struct Counts {
+        var connected = false
+        var delivered = 0
+        var failed = 0
+    }
+
+    private let counts = Mutex(Counts())
 
     func record(_ event: PSKBrokerClientEvent) {
-        lock.withLock {
+        counts.withLock { counts in
             switch event {
-            case .connected: connected = true
-            case .disconnected, .unrecoverable: connected = false
-            case .delivered: delivered += 1
-            case .failed: failed += 1
+            case .connected: counts.connected = true
+            case .disconnected, .unrecoverable: counts.connected = false
+            case .delivered: counts.delivered += 1
+            case .failed: counts.failed += 1
             }
         }
     }
 
-    var snapshot: (connected: Bool, delivered: Int, failed: Int) { lock.withLock { (connected, delivered, failed) } }
+    var snapshot: (connected: Bool, delivered: Int, failed: Int) {
+        counts.withLock { ($0.connected, $0.delivered, $0.failed) }
+    }
 }

@@ -7,13 +7,14 @@ import Musl
 #endif
 import RosenpassBroker
 import RosenpassProtocol
+import Synchronization
 
 /// Looks endpoints up again on threads of their own, because `getaddrinfo` can block for seconds,
 /// and hands the results to the event loop, which it wakes through a pipe.
 ///
 /// The daemon asks for a lookup when a peer whose endpoint is a host name stops answering
 /// (``Daemon``), as WireGuard's `reresolve-dns` does; at most one lookup per peer runs at a time.
-final class EndpointResolver: @unchecked Sendable {
+final class EndpointResolver: Sendable {
     /// A finished lookup.
     struct Result: Sendable {
         let peer: Int
@@ -27,11 +28,14 @@ final class EndpointResolver: @unchecked Sendable {
     let wakeReadEnd: Int32
     private let wakeWriteEnd: Int32
     private let resolve: Resolve
-    private let lock = PThreadMutex()
-    private var finished: [Result] = []
-    /// Lookups whose thread could not be started: already failed, nothing to join.
-    private var notStarted: [Result] = []
-    private var running: [Int: JoinableThread] = [:]
+    private struct Lookups {
+        var finished: [Result] = []
+        /// Lookups whose thread could not be started: already failed, nothing to join.
+        var notStarted: [Result] = []
+        var running: [Int: JoinableThread] = [:]
+    }
+
+    private let lookups = Mutex(Lookups())
 
     init(resolve: @escaping Resolve) throws(AppError) {
         self.resolve = resolve
@@ -48,24 +52,24 @@ final class EndpointResolver: @unchecked Sendable {
     }
 
     /// Whether a lookup for `peer` is under way.
-    func isResolving(_ peer: Int) -> Bool { lock.withLock { running[peer] != nil } }
+    func isResolving(_ peer: Int) -> Bool { lookups.withLock { $0.running[peer] != nil } }
 
     /// Starts a lookup of `endpoint` for `peer`, unless one is under way.
     func request(peer: Int, endpoint: HostAndPort) {
-        lock.withLock {
-            guard running[peer] == nil else { return }
+        lookups.withLock { lookups in
+            guard lookups.running[peer] == nil else { return }
             let resolve = self.resolve
             do {
-                running[peer] = try JoinableThread.start("endpoint lookup") { [self] in
+                lookups.running[peer] = try JoinableThread.start("endpoint lookup") { [self] in
                     let addresses = Swift.Result { () throws(AppError) in try resolve(endpoint) }
-                    lock.withLock { finished.append(Result(peer: peer, endpoint: endpoint, addresses: addresses)) }
+                    self.lookups.withLock { $0.finished.append(Result(peer: peer, endpoint: endpoint, addresses: addresses)) }
                     var byte: UInt8 = 1
                     _ = write(wakeWriteEnd, &byte, 1)
                 }
             } catch {
                 // No thread to join for this one: kept apart from `finished`, whose entries each
                 // have their thread in `running`.
-                notStarted.append(Result(peer: peer, endpoint: endpoint, addresses: .failure(.runtime("cannot start a lookup: \(error)"))))
+                lookups.notStarted.append(Result(peer: peer, endpoint: endpoint, addresses: .failure(.runtime("cannot start a lookup: \(error)"))))
                 var byte: UInt8 = 1
                 _ = write(wakeWriteEnd, &byte, 1)
             }
@@ -76,11 +80,11 @@ final class EndpointResolver: @unchecked Sendable {
     func takeResults() -> [Result] {
         var buffer = [UInt8](repeating: 0, count: 64)
         while read(wakeReadEnd, &buffer, buffer.count) > 0 {}
-        let (results, threads) = lock.withLock { () -> ([Result], [JoinableThread]) in
-            let threads = finished.compactMap { running.removeValue(forKey: $0.peer) }
-            let results = finished + notStarted
-            finished = []
-            notStarted = []
+        let (results, threads) = lookups.withLock { lookups -> ([Result], [JoinableThread]) in
+            let threads = lookups.finished.compactMap { lookups.running.removeValue(forKey: $0.peer) }
+            let results = lookups.finished + lookups.notStarted
+            lookups.finished = []
+            lookups.notStarted = []
             return (results, threads)
         }
         for thread in threads { thread.join() }
@@ -89,7 +93,7 @@ final class EndpointResolver: @unchecked Sendable {
 
     /// Waits for every lookup under way (at most the resolver's own timeout).
     func shutdown() {
-        let threads = lock.withLock { Array(running.values) }
+        let threads = lookups.withLock { Array($0.running.values) }
         for thread in threads { thread.join() }
         _ = takeResults()
     }
