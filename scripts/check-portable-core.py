@@ -20,15 +20,29 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 MODULES = ["RosenpassCrypto", "RosenpassProtocol", "RosenpassSecureMemory", "CRosenpassSystem"]
 ALLOWED_DEPENDENCIES = set(MODULES) | {"Crypto", "CryptoExtras"}
 LINUX_ONLY = re.compile(
-    r"/proc/|/sys/|\bprctl\b|MADV_DONTDUMP|CLOCK_BOOTTIME|\bepoll_|\bgetrandom\b|\bsyscall\s*\(|\baccept4\b|"
-    r"SOCK_CLOEXEC|SOCK_NONBLOCK|NETLINK_|\bnetlink\b|\bGlibc\.|\binotify_|\bsignalfd\b|\btimerfd_|\beventfd\b")
-LINUX_GUARD = re.compile(r"#\s*if\s+(os\(Linux\)|canImport\(Glibc\)|defined\(__linux__\))")
+    r"/proc/|/sys/|\bprctl\b|MADV_DONTDUMP|CLOCK_BOOTTIME|\bepoll|\bgetrandom\b|\bsyscall\s*\(|\bSYS_\w+|\baccept4\b|"
+    r"\bpipe2\b|MSG_NOSIGNAL|SOCK_CLOEXEC|SOCK_NONBLOCK|NETLINK_|\bnetlink\b|\bGlibc\.|\binotify_|\bsignalfd\b|"
+    r"\btimerfd_|\beventfd\b")
+# A guard that selects Linux only: the whole condition, nothing or-ed with another system.
+LINUX_CONDITION = r"(os\(Linux\)(\s*\|\|\s*os\(Android\))?|canImport\(Glibc\)|canImport\(Musl\)|defined\(__linux__\))"
+LINUX_GUARD = re.compile(r"#\s*if\s+" + LINUX_CONDITION + r"\s*$")
 
 
 def strip_comment(line, language):
-    marker = "//"
-    position = line.find(marker)
-    return line if position < 0 else line[:position]
+    """The line without a trailing // comment; a // inside a string literal is not one."""
+    in_string = False
+    index = 0
+    while index < len(line):
+        character = line[index]
+        if character == "\\" and in_string:
+            index += 2
+            continue
+        if character == '"':
+            in_string = not in_string
+        elif not in_string and line.startswith("//", index):
+            return line[:index]
+        index += 1
+    return line
 
 
 def check_file(path, language, problems):
@@ -49,7 +63,7 @@ def check_file(path, language, problems):
                 pending.append([])
             elif kind in ("elseif", "elif"):
                 if stack:
-                    stack[-1] = bool(re.search(r"os\(Linux\)|canImport\(Glibc\)|canImport\(Musl\)|defined\(__linux__\)", rest))
+                    stack[-1] = bool(re.fullmatch(r"\s*" + LINUX_CONDITION + r"\s*", rest))
                     chains[-1] += re.findall(r"canImport\((\w+)\)", rest)
             elif kind == "else":
                 if stack:

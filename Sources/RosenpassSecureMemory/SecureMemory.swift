@@ -73,10 +73,10 @@ public enum SecureMemory {
     /// Zeroes memory in a way the optimizer cannot remove.
     static func zero(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-        #if canImport(Glibc)
-        explicit_bzero(base, buffer.count)
+        #if canImport(Darwin)
+        _ = memset_s(base, buffer.count, 0, buffer.count)
         #else
-        memset_s(base, buffer.count, 0, buffer.count)
+        explicit_bzero(base, buffer.count)  // Glibc, Musl, Bionic
         #endif
     }
 

@@ -106,6 +106,10 @@ struct TOMLReaderTests {
         #expect(TOMLOracle.judge(huge) == .oursRefuses)
         #expect(TOMLOracle.judge("x = 1.7976931348623157e308\ny = -inf\nz = nan\n") == .agree)
         #expect((try? TOMLReader.parse("x = -1e400\n")) == nil)
+        // Lengths toml++ refuses (and far beyond any configuration value) are refused too.
+        #expect((try? TOMLReader.parse("x = 0x" + String(repeating: "0", count: 130) + "1\n")) == nil)
+        #expect((try? TOMLReader.parse("t = 12:00:00." + String(repeating: "5", count: 70) + "\n")) == nil)
+        #expect(TOMLOracle.judge("x = 0x" + String(repeating: "0", count: 60) + "1\n") == .agree)
     }
 
     /// Found by FuzzConfig: our reader took any two digits for an hour (`60:00:00`), where toml++

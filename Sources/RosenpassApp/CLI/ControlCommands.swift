@@ -124,7 +124,9 @@ struct PeerCommand: ParsableCommand {
 }
 
 /// `rosenpass peer add [--persist] [FILE]`.
-struct PeerAddCommand: ParsableCommand {
+struct PeerAddCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "add",
         abstract: "Add a peer to a running daemon.",
@@ -160,7 +162,9 @@ struct PeerAddCommand: ParsableCommand {
 }
 
 /// `rosenpass peer remove [--persist] NAME`.
-struct PeerRemoveCommand: ParsableCommand {
+struct PeerRemoveCommand: ParsableCommand, RootOptionsReading {
+    @ParentCommand var root: RosenpassCommand
+
     static let configuration = CommandConfiguration(
         commandName: "remove",
         abstract: "Remove a peer from a running daemon.",

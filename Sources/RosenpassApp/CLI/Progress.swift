@@ -47,10 +47,9 @@ final class Progress: Sendable {
         private let writeEnd: Int32
 
         init() {
-            var ends: [Int32] = [-1, -1]
-            if pipe(&ends) != 0 { ends = [-1, -1] }
-            readEnd = ends[0]
-            writeEnd = ends[1]
+            let ends = (try? POSIX.pipe()) ?? (read: -1, write: -1)  // close-on-exec
+            readEnd = ends.read
+            writeEnd = ends.write
         }
 
         deinit {

@@ -211,7 +211,8 @@ enum FileIO {
         let folder = directory.isEmpty ? "." : directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         guard exists(folder) else { throw .runtime("cannot write \(path): the folder \(folder) does not exist") }
         guard isDirectory(folder) else { throw .runtime("cannot write \(path): \(folder) is not a folder") }
-        guard access(folder, W_OK | X_OK) == 0 else {
+        // The effective ids and capabilities decide, as they will for the write itself.
+        guard faccessat(AT_FDCWD, folder, W_OK | X_OK, AT_EACCESS) == 0 else {
             throw .runtime("cannot write \(path): no permission to create files in \(folder) (\(String(cString: strerror(errno))))")
         }
     }

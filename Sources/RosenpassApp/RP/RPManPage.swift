@@ -20,7 +20,7 @@ extension ManPage {
             It is the quick way to a post-quantum-secure tunnel between two or more hosts; rosenpass(1) with a
             configuration file and the PSK broker is the way for a system service.
             .PP
-            Words have no leading dashes. Before the command, \\fBverbose\\fR makes the daemon log every key
+            Commands have no leading dashes (only help and the version also answer to \\-\\-help, \\-h and \\-\\-version). Before the command, \\fBverbose\\fR makes the daemon log every key
             exchange. Addresses are IP literals (192.0.2.1:9999, [2001:db8::1]:9999), never host names.
             .SH COMMANDS
             .TP

@@ -229,6 +229,11 @@ struct CommandLineTests {
             let result = try await run(["--print-completions", shell], in: folder)
             #expect(result.status == 0 && result.stdout.contains("exchange-config"), "\(shell)")
         }
+        // A root option reaches every subcommand, nested ones too, before or after its name.
+        for words in [["peer", "remove", "x", "--print-completions", "bash"], ["--print-completions", "bash", "status"]] {
+            let result = try await run(words, in: folder)
+            #expect(result.status == 0 && result.stdout.contains("exchange-config"), "\(words): \(result.stderr)")
+        }
         let refused = try await run(["--print-completions", "elvish"], in: folder)
         #expect(refused.status == 2 && refused.stderr.contains("'bash', 'fish'"), "only the shells offered: \(refused.stderr)")
         let help = try await run(["--help"], in: folder)

@@ -2,6 +2,7 @@
 
 import Foundation
 import RosenpassTestSupport
+import Synchronization
 import Testing
 
 /// A `rosenpass` process started by a test. Its stdout and stderr go to files in `folder`, so a
@@ -69,15 +70,29 @@ struct ProcessFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A free UDP port on the loopback addresses (bound and released; the daemon binds it right after).
+/// A free UDP port for a daemon under test, from 20000–31999: below the kernel's ephemeral range
+/// (32768 and up), so that no socket elsewhere is handed it between this check and the daemon's
+/// bind (an ephemeral port, released and bound again, was taken in between now and then), and from
+/// a counter, so that tests running in parallel never get the same one.
 func freeUDPPort() -> UInt16 {
+    while true {
+        let candidate = UInt16(20_000 + nextPortCandidate.wrappingAdd(1, ordering: .relaxed).oldValue % 12_000)
+        if canBindUDP(candidate) { return candidate }
+    }
+}
+
+private let nextPortCandidate = Atomic<Int>(Int(getpid() % 6_000) * 2)
+
+/// Whether a UDP socket can bind `port` on every address (IPv6 and IPv4) now.
+private func canBindUDP(_ port: UInt16) -> Bool {
     let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var address = sockaddr_in6()
     address.sin6_family = sa_family_t(AF_INET6)
     address.sin6_addr = in6addr_any
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
-    var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return UInt16(bigEndian: address.sin6_port)
+    address.sin6_port = port.bigEndian
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+    } == 0
 }

@@ -24,6 +24,8 @@ package struct TOMLReader {
     /// exhausting the stack of this recursive reader and of everything that walks the tree.
     static let maximumNesting = 32
     static let maximumKeyParts = 32
+    /// The longest number literal read (toml++ reads up to 128 characters).
+    static let maximumNumberLength = 64
 
     private let bytes: [UInt8]
     private var index = 0
@@ -513,6 +515,11 @@ package struct TOMLReader {
             if let byte = peek() { throw error("unexpected \(Self.describe(byte)); expected a value") }
             throw error("unexpected end of file; expected a value")
         }
+        // toml++ refuses number literals beyond 128 characters; we stop at 64, far beyond any value.
+        guard token.count <= Self.maximumNumberLength else {
+            index = start
+            throw error("a number of \(token.count) characters is longer than the \(Self.maximumNumberLength) read")
+        }
         if let integer = Self.integer(token) { return .integer(integer) }
         if let float = Self.float(token) {
             // A literal too large for a 64-bit float reads as infinity; TOML (and toml++) refuse it.
@@ -564,7 +571,8 @@ package struct TOMLReader {
             if skip(".") {
                 let fractionStart = index
                 while let b = peek(), b >= 48 && b <= 57 { index += 1 }
-                if index == fractionStart { return false }
+                // toml++ reads at most 64 fraction digits; we stop at 32 (TOML asks for milliseconds).
+                if index == fractionStart || index - fractionStart > 32 { return false }
             }
             return true
         }

@@ -52,11 +52,6 @@ package final class GenericNetlinkSocket {
         return sequence
     }
 
-    /// Sends `message` and feeds every reply message with its sequence number to `handle` until the
-    /// kernel acknowledges (or, for dumps, says done). Received bytes are zeroed after `handle` saw them:
-    /// a WireGuard dump contains the interface's private key and every peer's preshared key.
-    ///
-    /// - Returns: 0 on success, or the positive errno the kernel answered with.
     /// The id of the generic netlink family `name` (`CTRL_CMD_GETFAMILY`), or nil when the kernel
     /// has no such family (its module is not loaded).
     ///
@@ -81,6 +76,11 @@ package final class GenericNetlinkSocket {
         return found
     }
 
+    /// Sends `message` and feeds every reply message with its sequence number to `handle` until the
+    /// kernel acknowledges (or, for dumps, says done). Received bytes are zeroed after `handle` saw them:
+    /// a WireGuard dump contains the interface's private key and every peer's preshared key.
+    ///
+    /// - Returns: 0 on success, or the positive errno the kernel answered with.
     package func transact(_ message: NetlinkMessageBuilder, sequence: UInt32, context: String,
                   handle: (NetlinkMessage) -> Void) throws -> Int32 {
         try message.withMessage { bytes in
