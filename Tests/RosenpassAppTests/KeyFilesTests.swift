@@ -3,6 +3,7 @@
 import Foundation
 import RosenpassCrypto
 import RosenpassProtocol
+import RosenpassTestSupport
 import Testing
 
 @testable import RosenpassApp
@@ -49,15 +50,6 @@ final class TemporaryFolder {
 
 @Suite("Key files")
 struct KeyFilesTests {
-    private func errorText(_ body: () throws -> Void) -> String {
-        do {
-            try body()
-            return "no error"
-        } catch {
-            return "\(error)"
-        }
-    }
-
     @Test(arguments: McElieceVariant.allCases)
     func keyPair_roundTripsWithModes(_ variant: McElieceVariant) throws {
         let folder = TemporaryFolder()

@@ -3,6 +3,7 @@
 import Foundation
 import RosenpassCrypto
 import RosenpassProtocol
+import RosenpassTestSupport
 import Testing
 
 @testable import RosenpassApp
@@ -32,11 +33,8 @@ struct PublicKeyFileTests {
 
         _ = folder.write("peer.pk", Array(key.prefix(1000)), mode: 0o644)
         #expect(throws: PublicKeyReadError.self) { try source.read() }
-        do {
-            _ = try source.read()
-        } catch {
-            #expect(error.detail.contains(path) && error.detail.contains("1000"))
-        }
+        let message = errorText { _ = try source.read() }
+        #expect(message.contains(path) && message.contains("1000"), "\(message)")
         unlink(path)
         #expect(throws: PublicKeyReadError.self) { try source.read() }
     }
@@ -101,19 +99,11 @@ struct ManyPeersLoadingTests {
         var withDuplicate = peers
         withDuplicate.append(PeerSettings(publicKeyPath: folder.write("copy.pk", keys[37], mode: 0o644), keyOut: folder.file("out-copy")))
         #expect(throws: AppError.self) { try Configuration(peers: withDuplicate).load() }
-        do {
-            _ = try Configuration(peers: withDuplicate).load()
-        } catch {
-            #expect(error.description.contains("peer 70 has the same public key as peer 37"))
-        }
+        #expect(errorText { _ = try Configuration(peers: withDuplicate).load() }.contains("peer 70 has the same public key as peer 37"))
 
         var broken = peers
         broken[41].publicKeyPath = folder.file("missing.pk")
-        do {
-            _ = try Configuration(peers: broken).load()
-            Issue.record("a missing key file loaded")
-        } catch {
-            #expect(error.description.contains("peer 41") && error.description.contains("missing.pk"), "\(error)")
-        }
+        let missing = errorText { _ = try Configuration(peers: broken).load() }
+        #expect(missing.contains("peer 41") && missing.contains("missing.pk"), "\(missing)")
     }
 }

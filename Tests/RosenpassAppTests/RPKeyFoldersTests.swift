@@ -4,21 +4,13 @@ import Foundation
 import RosenpassBroker
 import RosenpassCrypto
 import RosenpassProtocol
+import RosenpassTestSupport
 import Testing
 
 @testable import RosenpassApp
 
 @Suite("rp key folders")
 struct RPKeyFoldersTests {
-    private func errorText(_ body: () throws -> Void) -> String {
-        do {
-            try body()
-            return "no error"
-        } catch {
-            return "\(error)"
-        }
-    }
-
     private func mode(_ path: String) -> mode_t {
         var info = stat()
         stat(path, &info)

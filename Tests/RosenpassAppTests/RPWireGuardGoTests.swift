@@ -7,21 +7,13 @@
 
 import Foundation
 import RosenpassBroker
+import RosenpassTestSupport
 import Testing
 
 @testable import RosenpassApp
 
 @Suite("rp wireguard-go process")
 struct RPWireGuardGoTests {
-    private func errorText(_ body: () throws -> Void) -> String {
-        do {
-            try body()
-            return "no error"
-        } catch {
-            return "\(error)"
-        }
-    }
-
     /// A unix socket file nobody listens on any more, as a SIGKILLed wireguard-go leaves it.
     private func staleSocket(_ path: String) throws {
         close(try UnixSocket.listen(path: path, mode: 0o600, gid: nil))

@@ -12,7 +12,7 @@ import RosenpassBroker
 final class Progress: Sendable {
     private let running = RunningFlag()
     private let dots: JoinableThread?
-    private let started = Progress.now()
+    private let started = POSIX.monotonicNow()
 
     init(message: String) {
         RosenpassCLI.printPartial("\(message) ")
@@ -26,17 +26,11 @@ final class Progress: Sendable {
         }
     }
 
-    private static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-
     /// Stops the dots and prints how long it took.
     func finish() {
         running.stop()
         dots?.join()
-        let seconds = Progress.now() - started
+        let seconds = POSIX.monotonicNow() - started
         RosenpassCLI.printError(" done (\((seconds * 10).rounded() / 10) s)")
     }
 

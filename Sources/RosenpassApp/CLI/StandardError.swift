@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import RosenpassBroker
 
 extension RosenpassCLI {
     /// Writes `text` to stderr without a newline.
@@ -12,14 +13,9 @@ extension RosenpassCLI {
         writeToStderr(text)
     }
 
-    /// Writes `text` to fd 2 directly (unbuffered, so it cannot interleave with log lines).
+    /// Writes `text` to fd 2 directly (unbuffered, so it cannot interleave with log lines); a
+    /// stderr that is gone is not an error worth more than the text.
     static func writeToStderr(_ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            bytes = bytes.dropFirst(written)
-        }
+        try? POSIX.writeAll(STDERR_FILENO, Array(text.utf8), context: "stderr")
     }
 }

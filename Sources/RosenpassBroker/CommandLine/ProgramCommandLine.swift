@@ -49,8 +49,7 @@ extension ParsableCommand {
             return 0
         }
         if !message.isEmpty {
-            let text = message.hasSuffix("\n") ? message : message + "\n"
-            _ = text.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+            try? POSIX.writeAll(STDERR_FILENO, Array((message.hasSuffix("\n") ? message : message + "\n").utf8), context: "stderr")
         }
         return status == .validationFailure ? 2 : status.rawValue
     }

@@ -38,7 +38,8 @@ extension CryptoServer {
     /// the source has used up its share (``LoadPolicy``). The daemon asks before it copies or parses
     /// a datagram, so a flood from one source costs little more than receiving it.
     public func refusesInitHello(from source: SourceKey, now: Seconds) -> Bool {
-        state.load.isUnderLoad(at: now, policy: effectiveLoadPolicy) && !state.sources.allows(source, at: now, policy: effectiveLoadPolicy)
+        let policy = effectiveLoadPolicy
+        return state.load.isUnderLoad(at: now, policy: policy) && !state.sources.allows(source, at: now, policy: policy)
     }
 
     /// The versions whose MAC key (ours) verifies the envelope, in the responder's try order.
@@ -55,8 +56,9 @@ extension CryptoServer {
     mutating func handleInitHello(
         _ message: InitHello, from hostID: [UInt8], source: SourceKey, now: Seconds, entropy: inout some HandshakeEntropy
     ) throws(ProtocolError) -> HandleOutcome {
-        let underLoad = state.load.isUnderLoad(at: now, policy: effectiveLoadPolicy)
-        if underLoad && !state.sources.allows(source, at: now, policy: effectiveLoadPolicy) {
+        let policy = effectiveLoadPolicy
+        let underLoad = state.load.isUnderLoad(at: now, policy: policy)
+        if underLoad && !state.sources.allows(source, at: now, policy: policy) {
             throw .rateLimited
         }
         let versions = versionsWithValidMAC(message.bytes)
@@ -86,8 +88,8 @@ extension CryptoServer {
         }
         // The MAC verified, so this InitHello costs McEliece work: it counts against the budgets,
         // whatever the outcome of the cryptographic checks.
-        state.load.spend(at: now, policy: effectiveLoadPolicy)
-        state.sources.spend(source, at: now, policy: effectiveLoadPolicy)
+        state.load.spend(at: now, policy: policy)
+        state.sources.spend(source, at: now, policy: policy)
 
         let variant = message.layout.variant
         let staticShared = kems.decapsulateStatic(  // IHR5, once for both version tries
