@@ -4,10 +4,12 @@
 //
 // The modules follow the architecture, with dependencies pointing one way:
 //
-//   RosenpassCrypto  ->  RosenpassProtocol  ->  RosenpassApp  <-  RosenpassBroker
+//   RosenpassCrypto  ->  RosenpassProtocol  ->  RosenpassApp  <-  RosenpassBroker  <-  RosenpassSystem
+//                                                     ^-------------------------------------'
 //
 // - RosenpassCrypto:   pure primitives (Keccak, BLAKE2b, AEADs, Kyber-512, Classic McEliece 460896).
 // - RosenpassProtocol: the wire protocol as a pure state machine; randomness and clock are injected.
+// - RosenpassSystem:   the programs' system code: POSIX helpers, sockets, processes, threads, netlink.
 // - RosenpassBroker:   the PSK broker protocol, the privileged WireGuard backends, the socket handler.
 // - RosenpassApp:      configuration, key files, the daemon's event loop and the command lines.
 // The executables are thin shells over RosenpassApp / RosenpassBroker. docs/ARCHITECTURE.md has the
@@ -34,6 +36,7 @@ let package = Package(
         .executable(name: "rosenpass-crypto", targets: ["rosenpass-crypto"]),
         .library(name: "RosenpassCrypto", targets: ["RosenpassCrypto"]),
         .library(name: "RosenpassProtocol", targets: ["RosenpassProtocol"]),
+        .library(name: "RosenpassSystem", targets: ["RosenpassSystem"]),
         .library(name: "RosenpassBroker", targets: ["RosenpassBroker"]),
         .library(name: "RosenpassApp", targets: ["RosenpassApp"]),
         // For the fuzzing package (Fuzzing/), not for programs.
@@ -49,6 +52,10 @@ let package = Package(
     targets: [
         // System calls Glibc's Swift module lacks (prctl, accept4, pipe2, capget, capset), as plain C functions.
         .target(name: "CRosenpassSystem"),
+        // System code of the programs, in one place: POSIX helpers, unix sockets, pipes, process
+        // spawning, threads, capabilities, netlink and rtnetlink. Linux-only; the portable core does
+        // not use it.
+        .target(name: "RosenpassSystem", dependencies: ["CRosenpassSystem"]),
         // Locked, undumpable memory for key material, shared by the crypto and broker modules.
         .target(name: "RosenpassSecureMemory", dependencies: ["CRosenpassSystem"]),
         .target(
@@ -66,7 +73,7 @@ let package = Package(
         .target(
             name: "RosenpassBroker",
             dependencies: [
-                "CRosenpassSystem",
+                "RosenpassSystem",
                 "RosenpassSecureMemory",
                 // The programs' shared command-line conventions (version, exit statuses).
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -76,7 +83,7 @@ let package = Package(
         .target(
             name: "RosenpassApp",
             dependencies: [
-                "CRosenpassSystem",
+                "RosenpassSystem",
                 "RosenpassSecureMemory",
                 "RosenpassCrypto",
                 "RosenpassProtocol",
@@ -87,15 +94,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "rosenpass", dependencies: ["RosenpassApp", "RosenpassSecureMemory"]),
-        .executableTarget(name: "rp", dependencies: ["RosenpassApp", "RosenpassSecureMemory"]),
+        .executableTarget(name: "rosenpass", dependencies: ["RosenpassApp", "RosenpassSystem", "RosenpassSecureMemory"]),
+        .executableTarget(name: "rp", dependencies: ["RosenpassApp", "RosenpassSystem", "RosenpassSecureMemory"]),
         .executableTarget(
             name: "rosenpass-wireguard-broker-privileged",
-            dependencies: ["RosenpassBroker", "RosenpassSecureMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["RosenpassBroker", "RosenpassSystem", "RosenpassSecureMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "rosenpass-wireguard-broker-socket-handler",
-            dependencies: ["RosenpassBroker", "RosenpassSecureMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["RosenpassBroker", "RosenpassSystem", "RosenpassSecureMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Valgrind client requests for `rosenpass-crypto ct-check` (no-ops without valgrind's headers).
         .target(name: "CValgrindShim"),
@@ -129,12 +136,12 @@ let package = Package(
         ),
         .testTarget(
             name: "RosenpassBrokerTests",
-            dependencies: ["RosenpassBroker", "RosenpassTestSupport"],
+            dependencies: ["RosenpassBroker", "RosenpassSystem", "RosenpassTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "RosenpassAppTests",
-            dependencies: ["RosenpassApp", "RosenpassTestSupport", "RosenpassTOMLOracle"],
+            dependencies: ["RosenpassApp", "RosenpassSystem", "RosenpassTestSupport", "RosenpassTOMLOracle"],
             exclude: ["Fixtures"]
         ),
     ]

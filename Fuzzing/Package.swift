@@ -32,6 +32,7 @@ let package = Package(
                     "FuzzingSupport",
                     .product(name: "RosenpassCrypto", package: mainPackage),
                     .product(name: "RosenpassProtocol", package: mainPackage),
+                    .product(name: "RosenpassSystem", package: mainPackage),
                     .product(name: "RosenpassBroker", package: mainPackage),
                     .product(name: "RosenpassApp", package: mainPackage),
                     .product(name: "RosenpassTOMLOracle", package: mainPackage),

@@ -6,6 +6,7 @@ import Glibc
 import Logging
 import RosenpassBroker
 import RosenpassSecureMemory
+import RosenpassSystem
 
 struct PrivilegedBrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

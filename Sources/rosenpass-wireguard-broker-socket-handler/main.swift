@@ -6,8 +6,11 @@ import Glibc
 import Logging
 import RosenpassBroker
 import RosenpassSecureMemory
+import RosenpassSystem
+import Synchronization
 
-nonisolated(unsafe) private var stopDescriptor: Int32 = -1
+/// The handler's stop fd, for the signal handler (a C function cannot capture context).
+private let stopDescriptor = Atomic<Int32>(-1)
 
 struct SocketHandlerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -117,11 +120,11 @@ struct SocketHandlerCommand: ParsableCommand {
         configuration.idleTimeout = idleTimeout
         configuration.frameTimeout = frameTimeout
         let handler = try SocketHandler(configuration: configuration, logger: logger)
-        stopDescriptor = handler.stopDescriptor
+        stopDescriptor.store(handler.stopDescriptor, ordering: .sequentiallyConsistent)
         for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber) { _ in
                 var byte: UInt8 = 1
-                _ = write(stopDescriptor, &byte, 1)
+                _ = write(stopDescriptor.load(ordering: .sequentiallyConsistent), &byte, 1)
             }
         }
         do {

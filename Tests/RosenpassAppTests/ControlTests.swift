@@ -10,6 +10,7 @@ import RosenpassProtocol
 import Testing
 
 @testable import RosenpassApp
+import RosenpassSystem
 
 @Suite("Control protocol")
 struct ControlProtocolTests {

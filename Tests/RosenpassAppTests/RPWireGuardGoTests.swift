@@ -11,6 +11,7 @@ import RosenpassTestSupport
 import Testing
 
 @testable import RosenpassApp
+import RosenpassSystem
 
 @Suite("rp wireguard-go process")
 struct RPWireGuardGoTests {

@@ -8,6 +8,7 @@ import RosenpassCrypto
 import Testing
 
 @testable import RosenpassApp
+import RosenpassSystem
 
 @Suite("rp WireGuard messages")
 struct RPWireGuardMessagesTests {

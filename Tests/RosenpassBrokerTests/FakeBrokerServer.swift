@@ -4,6 +4,7 @@
 import Foundation
 import Glibc
 @testable import RosenpassBroker
+import RosenpassSystem
 
 final class FakeBrokerServer: @unchecked Sendable {
     struct Received: Equatable {

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import RosenpassBroker
+import RosenpassSystem
 
 @Suite struct PrivilegedBrokerTests {
     @Test func request_reachesBackendWithItsValues_andGetsFiveByteAnswer() {

@@ -6,6 +6,7 @@ import Glibc
 import Testing
 @testable import RosenpassBroker
 import RosenpassTestSupport
+import RosenpassSystem
 
 @Suite(.serialized) struct SocketHandlerTests {
     /// Runs a handler on `path` whose child only allows interface `allowed0` (which does not exist, so
@@ -88,7 +89,7 @@ import RosenpassTestSupport
         #expect(lstat(path, &status) == 0)
         #expect(status.st_mode & 0o777 == 0o600)
         // A live socket is not taken over.
-        #expect(throws: BrokerError.self) { try UnixSocket.listen(path: path, mode: 0o600, gid: nil) }
+        #expect(throws: SystemError.self) { try UnixSocket.listen(path: path, mode: 0o600, gid: nil) }
         // A stale one (its process gone) is.
         close(first)
         let second = try UnixSocket.listen(path: path, mode: 0o660, gid: getegid())
@@ -97,7 +98,7 @@ import RosenpassTestSupport
         // A regular file is never deleted.
         unlink(path)
         #expect(FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8)))
-        #expect(throws: BrokerError.self) { try UnixSocket.listen(path: path, mode: 0o600, gid: nil) }
+        #expect(throws: SystemError.self) { try UnixSocket.listen(path: path, mode: 0o600, gid: nil) }
         #expect(FileManager.default.contents(atPath: path) == Data("keep me".utf8))
     }
 }

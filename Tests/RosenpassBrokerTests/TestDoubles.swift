@@ -5,6 +5,7 @@ import Glibc
 import Logging
 @testable import RosenpassBroker
 import RosenpassTestSupport
+import RosenpassSystem
 
 /// A backend that records every call and answers from a table (default: installed).
 final class RecordingBackend: WireGuardBackend, @unchecked Sendable {

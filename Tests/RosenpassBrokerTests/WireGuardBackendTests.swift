@@ -6,6 +6,7 @@ import Glibc
 import Testing
 @testable import RosenpassBroker
 import RosenpassTestSupport
+import RosenpassSystem
 
 private struct NetlinkFixture: Decodable {
     struct Message: Decodable { var sequence: UInt32; var message: String }

@@ -4,7 +4,7 @@
 // Checked beyond "no crash": every message and attribute handed out lies inside the datagram.
 
 import FuzzingSupport
-import RosenpassBroker
+@testable import RosenpassSystem
 
 @testable import RosenpassBroker
 

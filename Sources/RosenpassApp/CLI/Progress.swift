@@ -6,6 +6,7 @@ import Glibc
 import Musl
 #endif
 import RosenpassBroker
+import RosenpassSystem
 
 /// Shows that a slow step is working: on a terminal, the message with a growing row of dots; when
 /// stderr is not a terminal, the message once. ``finish()`` ends the line with the time taken.

@@ -6,6 +6,7 @@ import Glibc
 import Musl
 #endif
 import RosenpassBroker
+import RosenpassSystem
 
 extension RosenpassCLI {
     /// Writes `text` to stderr without a newline.

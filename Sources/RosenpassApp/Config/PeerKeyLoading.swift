@@ -8,6 +8,7 @@ import Musl
 import RosenpassBroker
 import RosenpassProtocol
 import Synchronization
+import RosenpassSystem
 
 /// Reads each peer's public key once, computes its peer id, and keeps only the id, a short sample
 /// and the file to read the key from again: 10,000 peers' keys are 5.2 GB, their ids 320 KB.

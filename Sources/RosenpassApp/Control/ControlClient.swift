@@ -6,6 +6,7 @@ import Glibc
 import Musl
 #endif
 import RosenpassBroker
+import RosenpassSystem
 
 /// Sends one request to a running daemon and reads its answer.
 public enum ControlClient {
@@ -21,7 +22,7 @@ public enum ControlClient {
         do {
             fd = try UnixSocket.connect(path: path)
         } catch {
-            if let code = (error as? BrokerError)?.systemErrno {
+            if let code = (error as? SystemError)?.errno {
                 if code == ENOENT || code == ECONNREFUSED {
                     throw .runtime(
                         "no rosenpass daemon answers at \(path): \(String(cString: strerror(code))) (is control_socket set in its configuration, and is it running?)")

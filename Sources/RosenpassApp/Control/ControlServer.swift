@@ -10,6 +10,7 @@ import Musl
 import Logging
 import RosenpassBroker
 import RosenpassProtocol
+import RosenpassSystem
 
 /// Serves control requests on a unix stream socket.
 ///
@@ -137,7 +138,7 @@ final class ControlServer {
     // MARK: - Connections
 
     private func accept(now: Seconds) {
-        let failure = acceptWaitingConnections(listener) { fd in
+        let failure = POSIX.acceptWaitingConnections(listener) { fd in
             guard clients.count < Self.maximumClients else {
                 close(fd)
                 complain("control socket \(path): \(Self.maximumClients) clients are connected already; refused one more", at: now)

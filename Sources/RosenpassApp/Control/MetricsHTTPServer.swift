@@ -10,6 +10,7 @@ import Musl
 import Logging
 import RosenpassBroker
 import RosenpassProtocol
+import RosenpassSystem
 
 /// Answers `GET /metrics` with the Prometheus text format, and nothing else.
 ///
@@ -97,7 +98,7 @@ final class MetricsHTTPServer {
     }
 
     private func accept(now: Seconds) {
-        _ = acceptWaitingConnections(listener) { fd in
+        _ = POSIX.acceptWaitingConnections(listener) { fd in
             guard clients.count < Self.maximumClients else {
                 close(fd)
                 if let line = complaints.admit("metrics: \(Self.maximumClients) scrapes are open already; refused one more", now: now) {

@@ -1,12 +1,11 @@
 // What the control socket and the metrics listener share: an answer written to a non-blocking
-// stream socket as the socket takes it, and accepting connections until none is waiting.
+// stream socket as the socket takes it.
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CRosenpassSystem
 
 /// Bytes to send on a non-blocking socket, and how many are out.
 struct PendingOutput {
@@ -40,18 +39,5 @@ struct PendingOutput {
         bytes = []
         written = 0
         return sent
-    }
-}
-
-/// Accepts every connection waiting on the non-blocking `listener` (non-blocking, close-on-exec)
-/// and hands each to `take`. Returns the errno of a failure other than "none waiting", if any.
-func acceptWaitingConnections(_ listener: Int32, _ take: (Int32) -> Void) -> Int32? {
-    while true {
-        let fd = crp_accept_nonblocking(listener)
-        guard fd >= 0 else {
-            if errno == EINTR { continue }
-            return errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED ? nil : errno
-        }
-        take(fd)
     }
 }

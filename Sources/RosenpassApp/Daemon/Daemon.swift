@@ -20,6 +20,7 @@ import RosenpassCrypto
 import RosenpassProtocol
 import RosenpassSecureMemory
 import Synchronization
+import RosenpassSystem
 
 /// How the daemon reaches WireGuard for peers with a `device`/`peer` section.
 public enum BrokerChoice: Sendable {

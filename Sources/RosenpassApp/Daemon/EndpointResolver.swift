@@ -8,6 +8,7 @@ import Musl
 import RosenpassBroker
 import RosenpassProtocol
 import Synchronization
+import RosenpassSystem
 
 /// Looks endpoints up again on threads of their own, because `getaddrinfo` can block for seconds,
 /// and hands the results to the event loop, which it wakes through a pipe.

@@ -6,10 +6,12 @@ import Glibc
 import Musl
 #endif
 import RosenpassBroker
+import RosenpassSystem
+import Synchronization
 
 /// The write end of the signal pipe, for the handler (a C function cannot capture context).
-/// Written once before the handlers are installed and read only by them.
-nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
+/// Set before the handlers are installed; an atomic load is async-signal-safe.
+private let signalPipeWriteEnd = Atomic<Int32>(-1)
 
 /// The self-pipe trick: a signal handler writes the signal number into a pipe, and the event loop
 /// polls the read end with its sockets. This works on every POSIX system and keeps all work out of
@@ -29,7 +31,7 @@ final class SignalPipe {
             throw .runtime("cannot create the signal pipe: \(error)")
         }
         self.signals = signals
-        signalPipeWriteEnd = writeEnd
+        signalPipeWriteEnd.store(writeEnd, ordering: .sequentiallyConsistent)
         // A parent may have started us with these signals blocked (the mask is inherited across
         // exec); unblock them, or the daemon could not be stopped.
         var unblock = sigset_t()
@@ -41,7 +43,7 @@ final class SignalPipe {
             action.__sigaction_handler.sa_handler = { number in
                 var byte = UInt8(truncatingIfNeeded: number)
                 let saved = errno
-                _ = write(signalPipeWriteEnd, &byte, 1)
+                _ = write(signalPipeWriteEnd.load(ordering: .sequentiallyConsistent), &byte, 1)
                 errno = saved
             }
             sigemptyset(&action.sa_mask)
@@ -56,7 +58,7 @@ final class SignalPipe {
             action.__sigaction_handler.sa_handler = SIG_DFL
             sigaction(signal, &action, nil)
         }
-        signalPipeWriteEnd = -1
+        signalPipeWriteEnd.store(-1, ordering: .sequentiallyConsistent)
         close(readEnd)
         close(writeEnd)
     }

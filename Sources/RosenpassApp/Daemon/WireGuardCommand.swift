@@ -8,6 +8,7 @@ import Musl
 import RosenpassBroker
 import RosenpassCrypto
 import RosenpassProtocol
+import RosenpassSystem
 
 /// Runs `wg set DEVICE peer KEY preshared-key /dev/stdin EXTRA_PARAMS…` with the key (44 characters
 /// of base64, no newline) on its standard input, as the reference's default broker does. `wg set`

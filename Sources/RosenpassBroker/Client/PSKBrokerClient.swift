@@ -4,6 +4,8 @@
 import Glibc
 #endif
 import Logging
+import Synchronization
+import RosenpassSystem
 
 /// Where a ``PSKBrokerClient`` finds its broker (docs/components.md §2.3).
 public enum PSKBrokerEndpoint: Sendable, CustomStringConvertible {
@@ -91,6 +93,8 @@ public enum PSKBrokerClientEvent: Sendable, Equatable {
 ///   broker has answered, so a link that accepts connections and drops them is not retried in a
 ///   tight loop).
 ///
+/// The decisions are ``PSKDeliveryQueue``'s, a value without I/O that the thread feeds with events
+/// and the time; this class is the I/O around it (`poll`, the endpoint's fds, a spawned process).
 /// Keys are held as ``PresharedKey`` (zeroed when replaced or released) and frames are built in
 /// buffers that are zeroed after sending. Nothing here logs a key.
 ///
@@ -100,7 +104,7 @@ public enum PSKBrokerClientEvent: Sendable, Equatable {
 /// try client.setPresharedKey(psk, peer: wgPeer, interface: "wg0")   // returns at once
 /// client.shutdown()                                                  // at exit
 /// ```
-public final class PSKBrokerClient: @unchecked Sendable {
+public final class PSKBrokerClient: Sendable {
     /// Tunables of the client.
     public struct Options: Sendable {
         /// First reconnect delay in seconds.
@@ -124,19 +128,11 @@ public final class PSKBrokerClient: @unchecked Sendable {
         public init() {}
     }
 
-    private struct Entry {
-        var key: PresharedKey
-        var generation: UInt64
-        var state: PSKDeliveryState
-        var order: UInt64
-        var retryAt: Double = 0
-        var retryDelay: Double
-    }
-
-    private struct InFlight {
-        var peer: PeerOnInterface
-        var generation: UInt64
-        var since: Double
+    /// What the caller's threads and the client's thread share.
+    private struct Shared: Sendable {
+        var queue: PSKDeliveryQueue
+        var stopping = false
+        var thread: JoinableThread?
     }
 
     /// The broker this client talks to.
@@ -144,27 +140,8 @@ public final class PSKBrokerClient: @unchecked Sendable {
     private let options: Options
     private let logger: Logger
     private let eventHandler: (@Sendable (PSKBrokerClientEvent) -> Void)?
-
-    // Shared between the caller and the client thread, guarded by `lock`.
-    private let lock = PThreadMutex()
-    private var entries: [PeerOnInterface: Entry] = [:]
-    private var nextOrder: UInt64 = 0
-    private var stopping = false
-    private var thread: JoinableThread?
-
-    // Owned by the client thread only. `connection` is read (and polled); `outgoing` is written:
-    // the same socket, or two pipes for a broker spawned over its stdin and stdout.
-    private var connection: Int32 = -1
-    private var outgoing: Int32 = -1
-    private var childPID: pid_t = 0
-    private var decoder = FrameDecoder(maximumPayload: BrokerWire.responseSize, discardLimit: UInt64(BrokerWire.responseSize))
-    private var inFlight: InFlight?
-    private var reconnectAt: Double = 0
-    /// When the current connection was made (monotonic seconds), and whether a request was sent on it.
-    private var connectedAt: Double = 0
-    private var sentOnConnection = false
-    private var backoff: Double
-    private var gaveUp = false
+    private let shared: Mutex<Shared>
+    /// A pipe whose read end the thread polls: a byte written wakes it (new key, shutdown).
     private let wake: (read: Int32, write: Int32)
 
     /// Creates a client. Nothing happens until ``start()``.
@@ -179,7 +156,15 @@ public final class PSKBrokerClient: @unchecked Sendable {
         self.options = options
         self.logger = logger
         self.eventHandler = eventHandler
-        self.backoff = options.initialBackoff
+        let reconnectable: Bool
+        switch endpoint {
+        case .socketPath, .spawn, .spawnBroker: reconnectable = true
+        case .inheritedDescriptor, .inProcessPipes: reconnectable = false
+        }
+        var idleCloseIsRoutine = false
+        if case .socketPath = endpoint { idleCloseIsRoutine = true }
+        shared = Mutex(Shared(queue: PSKDeliveryQueue(options: options, reconnectable: reconnectable,
+                                                      idleCloseIsRoutine: idleCloseIsRoutine)))
         wake = try POSIX.pipe(nonBlocking: true)  // a pipe, not a socket pair: no AF_UNIX needed
     }
 
@@ -189,10 +174,13 @@ public final class PSKBrokerClient: @unchecked Sendable {
     }
 
     /// Starts the client's thread. Call once.
-    /// - Throws: ``BrokerError`` when the thread cannot be created.
+    /// - Throws: ``SystemError`` when the thread cannot be created.
     public func start() throws {
-        let thread = try JoinableThread.start("PSK broker client thread") { [self] in run() }
-        lock.withLock { self.thread = thread }
+        let thread = try JoinableThread.start("PSK broker client thread") { [self] in
+            var connection = BrokerConnection(client: self)
+            connection.run()
+        }
+        shared.withLock { $0.thread = thread }
     }
 
     /// Makes `presharedKey` the current key of `peer` on `interface` and schedules its delivery.
@@ -203,36 +191,22 @@ public final class PSKBrokerClient: @unchecked Sendable {
             throw BrokerError.invalidArgument("interface name of \(interface.utf8.count) bytes is longer than the broker protocol's 255")
         }
         let pair = PeerOnInterface(interface: interface, peer: peer)
-        lock.withLock {
-            nextOrder += 1
-            if var entry = entries[pair] {
-                entry.key = presharedKey
-                entry.generation += 1
-                if entry.state != .sent { entry.state = .pending }
-                entry.order = nextOrder
-                entry.retryAt = 0
-                entry.retryDelay = options.initialRetryDelay
-                entries[pair] = entry
-            } else {
-                entries[pair] = Entry(key: presharedKey, generation: 1, state: .pending, order: nextOrder,
-                                      retryDelay: options.initialRetryDelay)
-            }
-        }
+        shared.withLock { $0.queue.setKey(presharedKey, for: pair) }
         poke()
     }
 
     /// Where the current key of `peer` on `interface` stands, or `nil` if none was set.
     public func state(peer: WireGuardPublicKey, interface: String) -> PSKDeliveryState? {
-        lock.withLock { entries[PeerOnInterface(interface: interface, peer: peer)]?.state }
+        shared.withLock { $0.queue.state(of: PeerOnInterface(interface: interface, peer: peer)) }
     }
 
     /// Stops the thread, closes the connection and, in the spawn modes, waits for the spawned process to
     /// exit (it sees end-of-file; after 2 s it gets SIGTERM). Pending keys are not delivered.
     public func shutdown() {
-        let running = lock.withLock { () -> JoinableThread? in
-            stopping = true
-            defer { thread = nil }
-            return thread
+        let running = shared.withLock { shared -> JoinableThread? in
+            shared.stopping = true
+            defer { shared.thread = nil }
+            return shared.thread
         }
         poke()
         running?.join()
@@ -245,301 +219,261 @@ public final class PSKBrokerClient: @unchecked Sendable {
 
     // MARK: - The client thread
 
-    private func run() {
-        while !lock.withLock({ stopping }) {
-            let now = POSIX.monotonicNow()
-            if connection < 0 && !gaveUp && now >= reconnectAt { connect() }
-            if connection >= 0 { sendNext(now: now) }
+    /// The I/O of the client's thread: the connection's fds, the spawned process, the frame decoder.
+    /// It lives on that thread only; every decision is the queue's.
+    private struct BrokerConnection: ~Copyable {
+        let client: PSKBrokerClient
+        /// Read (and polled); `outgoing` is written: the same socket, or two pipes for a broker
+        /// spawned over its stdin and stdout.
+        var connection: Int32 = -1
+        var outgoing: Int32 = -1
+        var childPID: pid_t = 0
+        var decoder = FrameDecoder(maximumPayload: BrokerWire.responseSize, discardLimit: UInt64(BrokerWire.responseSize))
 
-            var fds = [pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
-            if connection >= 0 { fds.append(pollfd(fd: connection, events: Int16(POLLIN), revents: 0)) }
-            let timeout = pollTimeout(now: now)
-            let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
-            if ready < 0 && errno != EINTR {
-                // Not a state to spin in: report it, drop the connection if it is the cause, pause.
-                let code = errno
-                logger.error("PSK broker client: poll failed: \(String(cString: strerror(code)))")
-                if code == EBADF && connection >= 0 { disconnect(reason: "poll: \(String(cString: strerror(code)))") }
-                usleep(100_000)
-                continue
-            }
-            if fds[0].revents != 0 { drainWake() }
-            if fds.count > 1 && fds[1].revents != 0 { receive() }
-            if let inFlight, connection >= 0, POSIX.monotonicNow() - inFlight.since > options.responseTimeout {
-                disconnect(reason: "no answer within \(formatSeconds(options.responseTimeout))")
-            }
-            reapChild(wait: false)
+        init(client: PSKBrokerClient) {
+            self.client = client
         }
-        if connection >= 0 { disconnect(reason: "shutting down", report: false) }
-        reapChild(wait: true)
-    }
 
-    private func pollTimeout(now: Double) -> Int32 {
-        var wakeAt = now + 60
-        if connection < 0 && !gaveUp { wakeAt = min(wakeAt, reconnectAt) }
-        if let inFlight { wakeAt = min(wakeAt, inFlight.since + options.responseTimeout) }
-        if connection >= 0 && inFlight == nil {
-            let retry = lock.withLock { entries.values.filter { if case .failed = $0.state { return true } else { return false } }.map(\.retryAt).min() }
-            if let retry { wakeAt = min(wakeAt, retry) }
+        var endpoint: PSKBrokerEndpoint { client.endpoint }
+        var logger: Logger { client.logger }
+
+        func withQueue<R>(_ body: (inout PSKDeliveryQueue) -> R) -> R {
+            client.shared.withLock { body(&$0.queue) }
         }
-        if childPID != 0 { wakeAt = min(wakeAt, now + 1) }
-        return Int32(max(0, (wakeAt - now) * 1000) + 1)
-    }
 
-    private func drainWake() {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while buffer.withUnsafeMutableBytes({ read(wake.read, $0.baseAddress, $0.count) }) > 0 {}
-    }
+        func report(_ event: PSKBrokerClientEvent) {
+            client.eventHandler?(event)
+        }
 
-    private func connect() {
-        do {
-            switch endpoint {
-            case .socketPath(let path):
-                connection = try UnixSocket.connect(path: path)
-            case .inheritedDescriptor(let fd):
-                let owned = try POSIX.claimInheritedDescriptor(fd)
-                guard POSIX.isUnixStreamSocket(owned) else {
-                    close(owned)
-                    throw BrokerError.invalidArgument("broker fd \(fd) is not a connected unix stream socket")
+        mutating func run() {
+            while !client.shared.withLock({ $0.stopping }) {
+                let now = POSIX.monotonicNow()
+                if connection < 0 && withQueue({ $0.wantsConnection(now: now) }) { connect(now: now) }
+                if connection >= 0 { sendNext(now: now) }
+
+                var fds = [pollfd(fd: client.wake.read, events: Int16(POLLIN), revents: 0)]
+                if connection >= 0 { fds.append(pollfd(fd: connection, events: Int16(POLLIN), revents: 0)) }
+                var wakeAt = withQueue { $0.nextDeadline() } ?? now + 60
+                if childPID != 0 { wakeAt = min(wakeAt, now + 1) }  // to notice a child that exits
+                let timeout = Int32(max(0, min(wakeAt - now, 60)) * 1000) + 1
+                let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
+                if ready < 0 && errno != EINTR {
+                    // Not a state to spin in: report it, drop the connection if it is the cause, pause.
+                    let code = errno
+                    logger.error("PSK broker client: poll failed: \(String(cString: strerror(code)))")
+                    if code == EBADF && connection >= 0 { lose(reason: "poll: \(String(cString: strerror(code)))") }
+                    usleep(100_000)
+                    continue
                 }
-                connection = owned
-            case .spawn(let executable, let arguments):
-                reapChild(wait: true)
-                let (mine, theirs) = try POSIX.socketPair()
-                defer { close(theirs) }
-                do {
-                    childPID = try ProcessSpawner.spawn(executable: executable, arguments: ["--stream-fd", "3"] + arguments,
-                                                        descriptors: [(theirs, 3)])
-                } catch {
-                    close(mine)
-                    throw error
+                if fds[0].revents != 0 { drainWake() }
+                if fds.count > 1 && fds[1].revents != 0 { receive() }
+                if connection >= 0, withQueue({ $0.answerOverdue(now: POSIX.monotonicNow()) }) {
+                    lose(reason: "no answer within \(formatSeconds(client.options.responseTimeout))")
                 }
-                connection = mine
-            case .spawnBroker(let executable, let arguments):
-                reapChild(wait: true)
-                let requests = try POSIX.pipe()
-                defer { close(requests.read) }
-                let responses: (read: Int32, write: Int32)
-                do {
-                    responses = try POSIX.pipe()
-                } catch {
-                    close(requests.write)
-                    throw error
-                }
-                defer { close(responses.write) }
-                do {
-                    childPID = try ProcessSpawner.spawn(executable: executable, arguments: arguments,
-                                                        descriptors: [(requests.read, 0), (responses.write, 1)])
-                } catch {
-                    close(requests.write)
-                    close(responses.read)
-                    throw error
-                }
-                connection = responses.read
-                outgoing = requests.write
-            case .inProcessPipes(let requests, let responses):
-                let read = fcntl(responses, F_DUPFD_CLOEXEC, 3)
-                guard read >= 0 else { throw BrokerError.system("fcntl(F_DUPFD_CLOEXEC)", "in-process broker pipe", errno: errno) }
-                let written = fcntl(requests, F_DUPFD_CLOEXEC, 3)
-                guard written >= 0 else {
-                    close(read)
-                    throw BrokerError.system("fcntl(F_DUPFD_CLOEXEC)", "in-process broker pipe", errno: errno)
-                }
-                connection = read
-                outgoing = written
+                reapChild(wait: false)
             }
-            if outgoing < 0 { outgoing = connection }
-            try POSIX.setNonBlocking(connection)
-            if outgoing != connection { try POSIX.setNonBlocking(outgoing) }
-        } catch {
+            withQueue { $0.stop() }
             closeConnection()
-            switch endpoint {
-            case .inheritedDescriptor, .inProcessPipes:
-                giveUp(reason: "\(error)")
-            case .socketPath, .spawn, .spawnBroker:
-                logger.warning("PSK broker unavailable (\(endpoint)): \(error); retrying in \(backoff) s")
-                scheduleReconnect()
-            }
-            return
+            reapChild(wait: true)
         }
-        // The back-off starts over only once the broker has answered (receive()): a forwarded socket
-        // whose far end is missing (an SSH or socat link up while the broker is down) accepts every
-        // connection and closes it at once, and must not be retried in a tight loop.
-        decoder.reset()
-        inFlight = nil
-        connectedAt = POSIX.monotonicNow()
-        sentOnConnection = false
-        lock.withLock {
-            for pair in entries.keys {
-                entries[pair]!.state = .pending
-                entries[pair]!.retryAt = 0
-            }
-        }
-        logger.info("connected to the PSK broker (\(endpoint)); sending every peer's current key")
-        eventHandler?(.connected)
-    }
 
-    private func scheduleReconnect() {
-        reconnectAt = POSIX.monotonicNow() + backoff
-        backoff = min(backoff * 2, options.maximumBackoff)
-    }
-
-    private func giveUp(reason: String) {
-        gaveUp = true
-        logger.error("PSK broker (\(endpoint)) is gone and cannot be reconnected: \(reason); keys are no longer delivered")
-        eventHandler?(.unrecoverable(reason: reason))
-    }
-
-    /// Closes the connection's fds (one socket, or the two pipes).
-    private func closeConnection() {
-        if outgoing >= 0 && outgoing != connection { close(outgoing) }
-        if connection >= 0 { close(connection) }
-        connection = -1
-        outgoing = -1
-    }
-
-    private func disconnect(reason: String, report: Bool = true) {
-        closeConnection()
-        decoder.reset()
-        if let inFlight {
-            lock.withLock {
-                if entries[inFlight.peer]?.state == .sent { entries[inFlight.peer]!.state = .pending }
-            }
-        }
-        inFlight = nil
-        guard report else { return }
-        switch endpoint {
-        case .inheritedDescriptor, .inProcessPipes:
-            giveUp(reason: reason)
-            return
-        case .socketPath, .spawn, .spawnBroker:
-            break
-        }
-        logger.warning("lost the PSK broker (\(endpoint)): \(reason); reconnecting")
-        eventHandler?(.disconnected(reason: reason))
-        scheduleReconnect()
-    }
-
-    private func reapChild(wait: Bool) {
-        guard childPID != 0 else { return }
-        var status: Int32 = 0
-        if wait {
-            _ = ProcessSpawner.end(childPID, patience: 2)
-            childPID = 0
-            return
-        }
-        if waitpid(childPID, &status, WNOHANG) == childPID {
-            logger.warning("the spawned broker process (pid \(childPID)) \(ProcessSpawner.describe(status: status))")
-            childPID = 0
-        }
-    }
-
-    /// Sends the oldest ready key, if nothing is in flight.
-    private func sendNext(now: Double) {
-        guard inFlight == nil else { return }
-        let next: (PeerOnInterface, PresharedKey, UInt64)? = lock.withLock {
-            let ready = entries.filter { _, entry in
-                switch entry.state {
-                case .pending: return true
-                case .failed: return entry.retryAt <= now
-                case .sent, .delivered: return false
-                }
-            }
-            guard let (pair, entry) = ready.min(by: { $0.value.order < $1.value.order }) else { return nil }
-            entries[pair]!.state = .sent
-            return (pair, entry.key, entry.generation)
-        }
-        guard let (pair, key, generation) = next else { return }
-        let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: BrokerWire.lengthPrefixSize + BrokerWire.requestSize, alignment: 8)
-        defer {
-            wipe(frame)
-            frame.deallocate()
-        }
-        do {
-            let request = try SetPskRequest(interface: pair.interface, peer: pair.peer, presharedKey: key)
-            LengthPrefixedFrames.lengthPrefix(BrokerWire.requestSize).withUnsafeBytes {
-                UnsafeMutableRawBufferPointer(rebasing: frame[0..<8]).copyMemory(from: $0)
-            }
-            request.encodePayload(into: UnsafeMutableRawBufferPointer(rebasing: frame[8...]))
-            inFlight = InFlight(peer: pair, generation: generation, since: now)
-            sentOnConnection = true
-            try POSIX.writeAll(outgoing, UnsafeRawBufferPointer(frame), context: "\(endpoint)")
-        } catch {
-            disconnect(reason: "\(error)")
-        }
-    }
-
-    private func receive() {
-        let got: Int
-        do {
-            got = try decoder.readInto { free in try POSIX.readSome(connection, into: free, context: "\(endpoint)") ?? -1 }
-        } catch {
-            disconnect(reason: "\(error)")
-            return
-        }
-        if got == 0 {
-            if case .socketPath = endpoint, !sentOnConnection, decoder.bufferedByteCount == 0,
-               POSIX.monotonicNow() - connectedAt >= options.idleConnectionAge {
-                // The socket handler closes a connection that has sent no request for a while (its
-                // idle timeout, a defence against clients that only hold a slot): routine, not a lost
-                // broker. Reconnect at once; nothing was ever sent on it.
-                logger.info("the PSK broker closed the idle connection (\(endpoint)); reconnecting")
-                closeConnection()
-                decoder.reset()
-                reconnectAt = POSIX.monotonicNow()
-                return
-            }
-            disconnect(reason: "the broker closed the connection")
-            return
-        }
-        while connection >= 0 {
-            let frame: DecodedFrame<SetPskResponse>?
+        /// Opens the endpoint: connects, claims the fd, or spawns the broker.
+        mutating func connect(now: Double) {
             do {
-                frame = try decoder.nextFrame { try SetPskResponse(decodingPayload: UnsafeRawBufferPointer($0)) }
+                switch endpoint {
+                case .socketPath(let path):
+                    connection = try UnixSocket.connect(path: path)
+                case .inheritedDescriptor(let fd):
+                    let owned = try POSIX.claimInheritedDescriptor(fd)
+                    guard POSIX.isUnixStreamSocket(owned) else {
+                        close(owned)
+                        throw BrokerError.invalidArgument("broker fd \(fd) is not a connected unix stream socket")
+                    }
+                    connection = owned
+                case .spawn(let executable, let arguments):
+                    reapChild(wait: true)
+                    let (mine, theirs) = try POSIX.socketPair()
+                    defer { close(theirs) }
+                    do {
+                        childPID = try ProcessSpawner.spawn(executable: executable, arguments: ["--stream-fd", "3"] + arguments,
+                                                            descriptors: [(theirs, 3)])
+                    } catch {
+                        close(mine)
+                        throw error
+                    }
+                    connection = mine
+                case .spawnBroker(let executable, let arguments):
+                    reapChild(wait: true)
+                    let requests = try POSIX.pipe()
+                    defer { close(requests.read) }
+                    let responses: (read: Int32, write: Int32)
+                    do {
+                        responses = try POSIX.pipe()
+                    } catch {
+                        close(requests.write)
+                        throw error
+                    }
+                    defer { close(responses.write) }
+                    do {
+                        childPID = try ProcessSpawner.spawn(executable: executable, arguments: arguments,
+                                                            descriptors: [(requests.read, 0), (responses.write, 1)])
+                    } catch {
+                        close(requests.write)
+                        close(responses.read)
+                        throw error
+                    }
+                    connection = responses.read
+                    outgoing = requests.write
+                case .inProcessPipes(let requests, let responses):
+                    let read = fcntl(responses, F_DUPFD_CLOEXEC, 3)
+                    guard read >= 0 else { throw SystemError.failed("fcntl(F_DUPFD_CLOEXEC)", "in-process broker pipe", errno: errno) }
+                    let written = fcntl(requests, F_DUPFD_CLOEXEC, 3)
+                    guard written >= 0 else {
+                        close(read)
+                        throw SystemError.failed("fcntl(F_DUPFD_CLOEXEC)", "in-process broker pipe", errno: errno)
+                    }
+                    connection = read
+                    outgoing = written
+                }
+                if outgoing < 0 { outgoing = connection }
+                try POSIX.setNonBlocking(connection)
+                if outgoing != connection { try POSIX.setNonBlocking(outgoing) }
             } catch {
-                disconnect(reason: "malformed response: \(error)")
+                closeConnection()
+                if let delay = withQueue({ $0.connectionFailed(now: now) }) {
+                    logger.warning("PSK broker unavailable (\(endpoint)): \(error); retrying in \(delay) s")
+                } else {
+                    giveUp(reason: "\(error)")
+                }
                 return
             }
-            guard let frame else { return }
-            guard case .payload(let response) = frame else {
-                disconnect(reason: "oversized response")
-                return
-            }
-            guard let sent = inFlight else {
-                disconnect(reason: "a response nobody asked for")
-                return
-            }
-            inFlight = nil
-            backoff = options.initialBackoff
-            handle(response.returnCode, for: sent)
-            sendNext(now: POSIX.monotonicNow())
+            decoder.reset()
+            withQueue { $0.connected(now: now) }
+            logger.info("connected to the PSK broker (\(endpoint)); sending every peer's current key")
+            report(.connected)
         }
-    }
 
-    private func handle(_ code: BrokerReturnCode, for sent: InFlight) {
-        let event: PSKBrokerClientEvent? = lock.withLock {
-            guard var entry = entries[sent.peer] else { return nil }
-            let current = entry.generation == sent.generation
-            if code == .success {
-                entry.state = current ? .delivered : .pending
-                entry.retryDelay = options.initialRetryDelay
-            } else if current {
-                entry.state = .failed(code)
-                entry.retryAt = POSIX.monotonicNow() + entry.retryDelay
-                entry.retryDelay = min(entry.retryDelay * 2, options.maximumRetryDelay)
-            } else {
-                entry.state = .pending  // a newer key is waiting; send it rather than retrying the old one
+        func giveUp(reason: String) {
+            logger.error("PSK broker (\(endpoint)) is gone and cannot be reconnected: \(reason); keys are no longer delivered")
+            report(.unrecoverable(reason: reason))
+        }
+
+        /// Closes the connection's fds (one socket, or the two pipes).
+        mutating func closeConnection() {
+            if outgoing >= 0 && outgoing != connection { close(outgoing) }
+            if connection >= 0 { close(connection) }
+            connection = -1
+            outgoing = -1
+            decoder.reset()
+        }
+
+        /// The connection broke: closes it, reports it, and leaves the reconnect to the queue.
+        mutating func lose(reason: String) {
+            closeConnection()
+            reportLoss(withQueue { $0.connectionLost(now: POSIX.monotonicNow()) }, reason: reason)
+        }
+
+        func reportLoss(_ delay: Double?, reason: String) {
+            guard delay != nil else {
+                giveUp(reason: reason)
+                return
             }
-            entries[sent.peer] = entry
-            return code == .success
-                ? .delivered(interface: sent.peer.interface, peer: sent.peer.peer)
-                : .failed(interface: sent.peer.interface, peer: sent.peer.peer, code: code)
+            logger.warning("lost the PSK broker (\(endpoint)): \(reason); reconnecting")
+            report(.disconnected(reason: reason))
         }
-        if code == .success {
-            logger.debug("PSK broker installed the key of peer \(sent.peer.peer) on \(sent.peer.interface)")
-        } else {
-            logger.warning("PSK broker answered \(code) for peer \(sent.peer.peer) on \(sent.peer.interface); will retry")
+
+        mutating func reapChild(wait: Bool) {
+            guard childPID != 0 else { return }
+            if wait {
+                _ = ProcessSpawner.end(childPID, patience: 2)
+                childPID = 0
+                return
+            }
+            var status: Int32 = 0
+            if waitpid(childPID, &status, WNOHANG) == childPID {
+                logger.warning("the spawned broker process (pid \(childPID)) \(ProcessSpawner.describe(status: status))")
+                childPID = 0
+            }
         }
-        if let event { eventHandler?(event) }
+
+        /// Sends the request the queue picks, if any.
+        mutating func sendNext(now: Double) {
+            guard let request = withQueue({ $0.nextRequest(now: now) }) else { return }
+            let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: BrokerWire.lengthPrefixSize + BrokerWire.requestSize, alignment: 8)
+            defer {
+                wipe(frame)
+                frame.deallocate()
+            }
+            do {
+                let setPsk = try SetPskRequest(interface: request.pair.interface, peer: request.pair.peer, presharedKey: request.key)
+                LengthPrefixedFrames.lengthPrefix(BrokerWire.requestSize).withUnsafeBytes {
+                    UnsafeMutableRawBufferPointer(rebasing: frame[0..<8]).copyMemory(from: $0)
+                }
+                setPsk.encodePayload(into: UnsafeMutableRawBufferPointer(rebasing: frame[8...]))
+                try POSIX.writeAll(outgoing, UnsafeRawBufferPointer(frame), context: "\(endpoint)")
+            } catch {
+                lose(reason: "\(error)")
+            }
+        }
+
+        mutating func receive() {
+            let got: Int
+            do {
+                let fd = connection
+                let context = "\(endpoint)"
+                got = try decoder.readInto { free in try POSIX.readSome(fd, into: free, context: context) ?? -1 }
+            } catch {
+                lose(reason: "\(error)")
+                return
+            }
+            if got == 0 {
+                let buffered = decoder.bufferedByteCount
+                closeConnection()
+                switch withQueue({ $0.closedByBroker(now: POSIX.monotonicNow(), buffered: buffered) }) {
+                case .idle:
+                    // The socket handler closes a connection that has sent no request for a while (its
+                    // idle timeout, a defence against clients that only hold a slot): routine, not a
+                    // lost broker. Nothing was ever sent on it.
+                    logger.info("the PSK broker closed the idle connection (\(endpoint)); reconnecting")
+                case .lost(let delay):
+                    reportLoss(delay, reason: "the broker closed the connection")
+                }
+                return
+            }
+            while connection >= 0 {
+                let frame: DecodedFrame<SetPskResponse>?
+                do {
+                    frame = try decoder.nextFrame { try SetPskResponse(decodingPayload: UnsafeRawBufferPointer($0)) }
+                } catch {
+                    lose(reason: "malformed response: \(error)")
+                    return
+                }
+                guard let frame else { return }
+                guard case .payload(let response) = frame else {
+                    lose(reason: "oversized response")
+                    return
+                }
+                let now = POSIX.monotonicNow()
+                guard let event = withQueue({ $0.answered(response.returnCode, now: now) }) else {
+                    lose(reason: "a response nobody asked for")
+                    return
+                }
+                switch event {
+                case .delivered(let interface, let peer):
+                    logger.debug("PSK broker installed the key of peer \(peer) on \(interface)")
+                case .failed(let interface, let peer, let code):
+                    logger.warning("PSK broker answered \(code) for peer \(peer) on \(interface); will retry")
+                default:
+                    break
+                }
+                report(event)
+                sendNext(now: now)
+            }
+        }
+
+        func drainWake() {
+            var buffer = [UInt8](repeating: 0, count: 64)
+            while buffer.withUnsafeMutableBytes({ read(client.wake.read, $0.baseAddress, $0.count) }) > 0 {}
+        }
     }
 }

@@ -12,6 +12,7 @@ private func exitProcess(_ code: Int32) -> Never {
     exit(code)
 }
 import ArgumentParser
+import RosenpassSystem
 
 /// The version every swift-rosenpass program reports with `--version`; the one place it is set.
 public enum SwiftRosenpassVersion {

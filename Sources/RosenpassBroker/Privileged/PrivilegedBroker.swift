@@ -2,6 +2,7 @@
 // and keep the fail-closed timers. No I/O of its own besides the backend, so tests drive it directly.
 
 import Logging
+import RosenpassSystem
 
 /// The request handler of `rosenpass-wireguard-broker-privileged` (docs/components.md §2.1, §10.4).
 ///

@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import Logging
+import RosenpassSystem
 
 /// Runs a ``PrivilegedBroker`` over a byte stream: stdin/stdout as the reference does, or one
 /// inherited socket (`--fd N`) for both directions (docs/components.md §2.1).

@@ -1,5 +1,7 @@
 // Length-prefixed framing: a u64 little-endian length, then that many bytes (docs/components.md §1.1).
 
+import RosenpassSystem
+
 /// Encoding of broker frames.
 public enum LengthPrefixedFrames {
     /// `payload` with its 8-byte little-endian length in front.

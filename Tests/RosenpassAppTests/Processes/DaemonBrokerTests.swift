@@ -3,6 +3,7 @@
 import Foundation
 import RosenpassTestSupport
 import Testing
+import RosenpassSystem
 
 /// A WireGuard public key for the tests' peers (any 32 bytes will do; the fake broker only echoes).
 let testWireGuardPeer = Data((0..<32).map { UInt8($0 &* 7 &+ 3) }).base64EncodedString()

@@ -6,54 +6,18 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import RosenpassBroker
-
-/// Constants of rtnetlink (linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h).
-enum RTNetlink {
-    static let protocolRoute: Int32 = 0  // NETLINK_ROUTE
-
-    static let flagReplace: UInt16 = 0x100
-    static let flagExclusive: UInt16 = 0x200
-    static let flagCreate: UInt16 = 0x400
-
-    static let newLink: UInt16 = 16
-    static let deleteLink: UInt16 = 17
-    static let newAddress: UInt16 = 20
-    static let newRoute: UInt16 = 24
-
-    static let linkName: UInt16 = 3  // IFLA_IFNAME
-    static let linkInfo: UInt16 = 18  // IFLA_LINKINFO
-    static let linkInfoKind: UInt16 = 1  // IFLA_INFO_KIND
-    static let interfaceUp: UInt32 = 0x1  // IFF_UP
-
-    static let addressAddress: UInt16 = 1  // IFA_ADDRESS
-    static let addressLocal: UInt16 = 2  // IFA_LOCAL
-
-    static let routeDestination: UInt16 = 1  // RTA_DST
-    static let routeOutputInterface: UInt16 = 4  // RTA_OIF
-    static let tableMain: UInt8 = 254  // RT_TABLE_MAIN
-    static let protocolBoot: UInt8 = 3  // RTPROT_BOOT, what `ip route` uses
-    static let scopeLink: UInt8 = 253  // RT_SCOPE_LINK
-    static let scopeUniverse: UInt8 = 0  // RT_SCOPE_UNIVERSE
-    static let typeUnicast: UInt8 = 1  // RTN_UNICAST
-
-    /// `struct ifinfomsg`: family, padding, type, index, flags, change (16 bytes).
-    static func linkHeader(index: Int32 = 0, flags: UInt32 = 0, change: UInt32 = 0) -> [UInt8] {
-        [0, 0, 0, 0] + withUnsafeBytes(of: index.littleEndian) { Array($0) }
-            + withUnsafeBytes(of: flags.littleEndian) { Array($0) } + withUnsafeBytes(of: change.littleEndian) { Array($0) }
-    }
-}
+import RosenpassSystem
 
 /// The rtnetlink requests `rp` makes. Each one waits for the kernel's acknowledgement.
 ///
 /// The message builders are separate (and internal) so tests can check them byte for byte.
 final class RouteNetlink {
-    private let socket: GenericNetlinkSocket
+    private let socket: NetlinkSocket
 
     /// Opens an rtnetlink socket.
     init() throws(AppError) {
         do {
-            socket = try GenericNetlinkSocket(netlinkProtocol: RTNetlink.protocolRoute)
+            socket = try NetlinkSocket(netlinkProtocol: RTNetlink.protocolRoute)
         } catch {
             throw .runtime("cannot open an rtnetlink socket: \(error)")
         }

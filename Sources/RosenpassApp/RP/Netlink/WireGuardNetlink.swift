@@ -6,6 +6,7 @@ import Glibc
 import Musl
 #endif
 import RosenpassBroker
+import RosenpassSystem
 
 /// Kernel WireGuard's `WG_CMD_SET_DEVICE`, as `wg set` sends it.
 enum WireGuardNetlink {
@@ -18,7 +19,7 @@ enum WireGuardNetlink {
             throw .runtime("\(settings.peers.count) peers with \(settings.peers.reduce(0) { $0 + $1.allowedIPs.count }) allowed IPs do not fit into one netlink message; use fewer")
         }
         do {
-            let socket = try GenericNetlinkSocket()
+            let socket = try NetlinkSocket()
             guard let family = try socket.resolveFamily(Netlink.wireGuardFamilyName) else {
                 throw AppError.runtime("the kernel has no WireGuard generic netlink family")
             }

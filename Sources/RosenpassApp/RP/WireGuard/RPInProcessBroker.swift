@@ -7,6 +7,8 @@ import Musl
 #endif
 import Logging
 import RosenpassBroker
+import RosenpassSystem
+import Synchronization
 
 /// Delivers `rp`'s exchanged keys to its WireGuard interface.
 ///
@@ -17,10 +19,10 @@ import RosenpassBroker
 /// `rosenpass-wireguard-broker-privileged` executable runs: it only overwrites the PSK of an existing
 /// peer, and its allow-list names exactly `rp`'s interface and peers. The daemon core's retries,
 /// ordering and fail-safe behaviour are unchanged.
-final class RPInProcessBroker: @unchecked Sendable {
+final class RPInProcessBroker: Sendable {
     private let requests: (read: Int32, write: Int32)
     private let responses: (read: Int32, write: Int32)
-    private var thread: JoinableThread?
+    private let thread = Mutex<JoinableThread?>(nil)
 
     /// How the daemon's broker client reaches this broker (it works on duplicates of the pipe ends).
     var endpoint: PSKBrokerEndpoint { .inProcessPipes(requests: requests.write, responses: responses.read) }
@@ -46,7 +48,7 @@ final class RPInProcessBroker: @unchecked Sendable {
         let (input, output) = (requests.read, responses.write)
         let box = BackendBox(backend)
         do {
-            thread = try JoinableThread.start("PSK broker thread") {
+            let started = try JoinableThread.start("PSK broker thread") {
                 let broker = PrivilegedBroker(backend: box.backend, policy: policy, logger: logger)
                 do {
                     try PrivilegedBrokerServer(broker: broker, input: input, output: output, logger: logger).run()
@@ -54,6 +56,7 @@ final class RPInProcessBroker: @unchecked Sendable {
                     logger.error("the PSK broker stopped: \(error)")
                 }
             }
+            thread.withLock { $0 = started }
         } catch {
             throw .runtime("cannot start the PSK broker: \(error)")
         }
@@ -63,8 +66,11 @@ final class RPInProcessBroker: @unchecked Sendable {
     /// the request pipe's write end, so the broker sees end-of-file, waits for the thread, closes the rest.
     func finish() {
         close(requests.write)
-        thread?.join()
-        thread = nil
+        let running = thread.withLock { thread -> JoinableThread? in
+            defer { thread = nil }
+            return thread
+        }
+        running?.join()
         close(requests.read)
         close(responses.read)
         close(responses.write)

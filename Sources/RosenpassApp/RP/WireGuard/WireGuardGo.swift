@@ -7,6 +7,8 @@ import Glibc
 import Musl
 #endif
 import RosenpassBroker
+import RosenpassSystem
+import Synchronization
 
 /// A wireguard-go process that `rp` started for its interface, and owns.
 ///
@@ -14,7 +16,7 @@ import RosenpassBroker
 /// "use the kernel module" banner), in a process group of its own so that a Ctrl-C reaches `rp`
 /// only and `rp` decides the order of shutdown. Its output goes to `rp`'s stderr. A thread waits
 /// for it; if it dies while `rp` runs, ``onUnexpectedExit`` is called.
-final class WireGuardGoProcess: @unchecked Sendable {
+final class WireGuardGoProcess: Sendable {
     /// The program: `$WG_QUICK_USERSPACE_IMPLEMENTATION` (as `wg-quick` honours it) or `wireguard-go`.
     static var executable: String {
         if let chosen = getenv("WG_QUICK_USERSPACE_IMPLEMENTATION").map({ String(cString: $0) }), !chosen.isEmpty {
@@ -30,12 +32,16 @@ final class WireGuardGoProcess: @unchecked Sendable {
     /// The interface it serves.
     let interface: String
 
-    private let lock = PThreadMutex()
-    private var exitStatus: Int32?
-    private var stopping = false
-    private var exitedUnexpectedly = false
-    private var unexpectedHandler: (@Sendable (String) -> Void)?
-    private var watcher: JoinableThread?
+    /// What the watcher thread and `rp`'s threads share.
+    private struct State: Sendable {
+        var exitStatus: Int32?
+        var stopping = false
+        var exitedUnexpectedly = false
+        var unexpectedHandler: (@Sendable (String) -> Void)?
+        var watcher: JoinableThread?
+    }
+
+    private let state = Mutex(State())
 
     /// Starts `executable -f interface`.
     ///
@@ -46,7 +52,8 @@ final class WireGuardGoProcess: @unchecked Sendable {
         let pid = try Self.spawn(executable: executable, arguments: ["-f", interface])
         self.pid = pid
         do {
-            watcher = try JoinableThread.start("wireguard-go watcher") { [self] in waitForExit() }
+            let watcher = try JoinableThread.start("wireguard-go watcher") { [self] in waitForExit() }
+            state.withLock { $0.watcher = watcher }
         } catch {
             // Nobody would stop or reap it: do both now, before the error leaves.
             kill(pid, SIGKILL)
@@ -104,9 +111,9 @@ final class WireGuardGoProcess: @unchecked Sendable {
         do {
             close(try UnixSocket.connect(path: path))
             return .accepted
-        } catch let error as BrokerError where error.systemErrno == ECONNREFUSED {
+        } catch let error as SystemError where error.errno == ECONNREFUSED {
             return .refused
-        } catch let error as BrokerError where error.systemErrno == ENOENT {
+        } catch let error as SystemError where error.errno == ENOENT {
             return .absent
         } catch {
             return .failed("\(error)")
@@ -127,7 +134,7 @@ final class WireGuardGoProcess: @unchecked Sendable {
             case .absent: last = "no socket"
             case .failed(let error): last = error
             }
-            if let status = lock.withLock({ exitStatus }) {
+            if let status = state.withLock({ $0.exitStatus }) {
                 throw .runtime("\(executable) \(ProcessSpawner.describe(status: status)) before it created \(interface) (its messages, if any, are above)")
             }
             guard waited < timeout else {
@@ -140,14 +147,14 @@ final class WireGuardGoProcess: @unchecked Sendable {
 
     /// Called (on the watcher thread) with a description when wireguard-go exits before ``stop()``.
     var onUnexpectedExit: (@Sendable (String) -> Void)? {
-        get { lock.withLock { unexpectedHandler } }
-        set { lock.withLock { unexpectedHandler = newValue } }
+        get { state.withLock { $0.unexpectedHandler } }
+        set { state.withLock { $0.unexpectedHandler = newValue } }
     }
 
     /// How wireguard-go ended, if it exited before ``stop()`` was called.
     var unexpectedExit: String? {
-        lock.withLock {
-            guard let exitStatus, exitedUnexpectedly else { return nil }
+        state.withLock { state in
+            guard let exitStatus = state.exitStatus, state.exitedUnexpectedly else { return nil }
             return "\(executable) (pid \(pid)) \(ProcessSpawner.describe(status: exitStatus))"
         }
     }
@@ -155,14 +162,14 @@ final class WireGuardGoProcess: @unchecked Sendable {
     /// Stops wireguard-go: SIGTERM (it then removes its interface and socket), SIGKILL after 5 s.
     /// Waits until it is gone.
     func stop() {
-        let running = lock.withLock { () -> Bool in
-            stopping = true
-            return exitStatus == nil
+        let running = state.withLock { state -> Bool in
+            state.stopping = true
+            return state.exitStatus == nil
         }
         if running {
             kill(pid, SIGTERM)
             var waited = 0.0
-            while lock.withLock({ exitStatus == nil }) {
+            while state.withLock({ $0.exitStatus == nil }) {
                 if waited >= 5 {
                     kill(pid, SIGKILL)
                     break
@@ -171,8 +178,11 @@ final class WireGuardGoProcess: @unchecked Sendable {
                 waited += 0.01
             }
         }
+        let watcher = state.withLock { state -> JoinableThread? in
+            defer { state.watcher = nil }
+            return state.watcher
+        }
         watcher?.join()
-        watcher = nil
     }
 
     private func waitForExit() {
@@ -180,10 +190,10 @@ final class WireGuardGoProcess: @unchecked Sendable {
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { return }
         }
-        let handler = lock.withLock { () -> (@Sendable (String) -> Void)? in
-            exitStatus = status
-            exitedUnexpectedly = !stopping
-            return stopping ? nil : unexpectedHandler
+        let handler = state.withLock { state -> (@Sendable (String) -> Void)? in
+            state.exitStatus = status
+            state.exitedUnexpectedly = !state.stopping
+            return state.stopping ? nil : state.unexpectedHandler
         }
         handler?("\(executable) (pid \(pid)) \(ProcessSpawner.describe(status: status))")
     }
@@ -208,7 +218,7 @@ final class WireGuardGoProcess: @unchecked Sendable {
                 executable: executable, arguments: arguments, descriptors: [(devNull, STDIN_FILENO), (STDERR_FILENO, STDOUT_FILENO)],
                 environment: environment, newProcessGroup: true)
         } catch {
-            if (error as? BrokerError)?.systemErrno == ENOENT {
+            if (error as? SystemError)?.errno == ENOENT {
                 throw .runtime(
                     "the kernel has no WireGuard, and \(executable) is not installed (or not in PATH): install wireguard-go, or load the wireguard kernel module")
             }

@@ -2,6 +2,7 @@
 
 #if canImport(Glibc)
 import Glibc
+import RosenpassSystem
 #endif
 
 /// Userspace WireGuard through the cross-platform UAPI: a unix socket at
@@ -48,7 +49,7 @@ public final class UserspaceWireGuardBackend: WireGuardBackend {
         do {
             guard try peerExists(peer, path: path) else { return .noSuchPeer }
             return try set(presharedKey, peer: peer, path: path)
-        } catch let error as BrokerError where error.systemErrno == ENOENT || error.systemErrno == ECONNREFUSED {
+        } catch let error as SystemError where error.errno == ENOENT || error.errno == ECONNREFUSED {
             return .noSuchInterface
         } catch {
             return .failed("userspace WireGuard \(interface): \(error)")

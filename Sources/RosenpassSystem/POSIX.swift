@@ -1,12 +1,14 @@
-// Thin wrappers over the POSIX calls the broker needs: reading and writing whole buffers, fd flags,
-// inherited fds, unix sockets, clocks.
+// Thin wrappers over the POSIX calls the programs need: reading and writing whole buffers, fd flags,
+// inherited fds, unix sockets, pipes, capabilities, clocks.
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 import CRosenpassSystem
 
-/// File-descriptor helpers shared by the broker processes and the client.
+/// File-descriptor, clock and process helpers shared by the daemon, `rp` and the broker processes.
 public enum POSIX {
     /// The clock every timer of the daemon and the brokers runs on: it never goes backwards and,
     /// on Linux, keeps counting while the machine is suspended (`CLOCK_BOOTTIME`). After a resume
@@ -53,7 +55,7 @@ public enum POSIX {
                     _ = waitFor(fd, events: Int16(POLLOUT), timeoutMilliseconds: 1000)
                     continue
                 }
-                throw BrokerError.system("write", context, errno: code)
+                throw SystemError.failed("write", context, errno: code)
             }
             offset += written
         }
@@ -73,7 +75,7 @@ public enum POSIX {
             let code = errno
             if code == EINTR { continue }
             if code == EAGAIN || code == EWOULDBLOCK { return nil }
-            throw BrokerError.system("read", context, errno: code)
+            throw SystemError.failed("read", context, errno: code)
         }
     }
 
@@ -91,10 +93,10 @@ public enum POSIX {
     /// Sets or clears `O_NONBLOCK` (with F_GETFL/F_SETFL, not the fd flags the reference mixed up, §1.5).
     public static func setNonBlocking(_ fd: Int32, _ enabled: Bool = true) throws {
         let flags = fcntl(fd, F_GETFL)
-        guard flags >= 0 else { throw BrokerError.system("fcntl(F_GETFL)", "fd \(fd)", errno: errno) }
+        guard flags >= 0 else { throw SystemError.failed("fcntl(F_GETFL)", "fd \(fd)", errno: errno) }
         let wanted = enabled ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
         guard fcntl(fd, F_SETFL, wanted) == 0 else {
-            throw BrokerError.system("fcntl(F_SETFL)", "fd \(fd)", errno: errno)
+            throw SystemError.failed("fcntl(F_SETFL)", "fd \(fd)", errno: errno)
         }
     }
 
@@ -103,10 +105,10 @@ public enum POSIX {
     /// returns the new fd.
     public static func claimInheritedDescriptor(_ fd: Int32) throws -> Int32 {
         guard fd >= 0, fcntl(fd, F_GETFD) >= 0 else {
-            throw BrokerError.system("fcntl(F_GETFD)", "inherited fd \(fd)", errno: EBADF)
+            throw SystemError.failed("fcntl(F_GETFD)", "inherited fd \(fd)", errno: EBADF)
         }
         let owned = fcntl(fd, F_DUPFD_CLOEXEC, 3)
-        guard owned >= 0 else { throw BrokerError.system("fcntl(F_DUPFD_CLOEXEC)", "inherited fd \(fd)", errno: errno) }
+        guard owned >= 0 else { throw SystemError.failed("fcntl(F_DUPFD_CLOEXEC)", "inherited fd \(fd)", errno: errno) }
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         if null >= 0 {
             if dup2(null, fd) >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -148,7 +150,7 @@ public enum POSIX {
         var type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         if nonBlocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
         guard socketpair(AF_UNIX, type, 0, &fds) == 0 else {
-            throw BrokerError.system("socketpair", "AF_UNIX stream", errno: errno)
+            throw SystemError.failed("socketpair", "AF_UNIX stream", errno: errno)
         }
         return (fds[0], fds[1])
     }
@@ -157,7 +159,7 @@ public enum POSIX {
     /// inherit them).
     public static func pipe(nonBlocking: Bool = false) throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
-        guard crp_pipe_cloexec(&fds, nonBlocking ? 1 : 0) == 0 else { throw BrokerError.system("pipe2", "pipe", errno: errno) }
+        guard crp_pipe_cloexec(&fds, nonBlocking ? 1 : 0) == 0 else { throw SystemError.failed("pipe2", "pipe", errno: errno) }
         return (fds[0], fds[1])
     }
 
@@ -182,6 +184,20 @@ public enum POSIX {
         return written == 0 ? effective : nil
     }
 
+    /// Accepts every connection waiting on the non-blocking `listener` (each one non-blocking and
+    /// close-on-exec from the start) and hands each to `take`. Returns the errno of a failure other
+    /// than "none waiting", if any.
+    public static func acceptWaitingConnections(_ listener: Int32, _ take: (Int32) -> Void) -> Int32? {
+        while true {
+            let fd = crp_accept_nonblocking(listener)
+            guard fd >= 0 else {
+                if errno == EINTR { continue }
+                return errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED ? nil : errno
+            }
+            take(fd)
+        }
+    }
+
     /// Ignores SIGPIPE for the whole process, so writes to a closed pipe report EPIPE instead.
     public static func ignoreSIGPIPE() {
         signal(SIGPIPE, SIG_IGN)
@@ -203,7 +219,7 @@ public enum UnixSocket {
         let bytes = Array(path.utf8)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
         guard !bytes.isEmpty, bytes.count < capacity else {
-            throw BrokerError.invalidArgument(
+            throw SystemError.unusable(
                 "socket path \(path) must be 1 to \(capacity - 1) bytes, it is \(bytes.count)")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -217,7 +233,7 @@ public enum UnixSocket {
     public static func connect(path: String) throws -> Int32 {
         let (address, length) = try address(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw BrokerError.system("socket", path, errno: errno) }
+        guard fd >= 0 else { throw SystemError.failed("socket", path, errno: errno) }
         var copy = address
         let result = withUnsafePointer(to: &copy) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
@@ -225,7 +241,7 @@ public enum UnixSocket {
         if result != 0 {
             let code = errno
             close(fd)
-            throw BrokerError.system("connect", path, errno: code)
+            throw SystemError.failed("connect", path, errno: code)
         }
         return fd
     }
@@ -242,16 +258,16 @@ public enum UnixSocket {
         var status = stat()
         if lstat(path, &status) == 0 {
             guard status.st_mode & S_IFMT == S_IFSOCK else {
-                throw BrokerError.invalidArgument("\(path) exists and is not a socket; not replacing it")
+                throw SystemError.unusable("\(path) exists and is not a socket; not replacing it")
             }
             if let live = try? connect(path: path) {
                 close(live)
-                throw BrokerError.invalidArgument("\(path) is in use by another process")
+                throw SystemError.unusable("\(path) is in use by another process")
             }
-            guard unlink(path) == 0 else { throw BrokerError.system("unlink (stale socket)", path, errno: errno) }
+            guard unlink(path) == 0 else { throw SystemError.failed("unlink (stale socket)", path, errno: errno) }
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw BrokerError.system("socket", path, errno: errno) }
+        guard fd >= 0 else { throw SystemError.failed("socket", path, errno: errno) }
         let previousMask = umask(0o177)
         var copy = address
         let bound = withUnsafePointer(to: &copy) {
@@ -261,14 +277,14 @@ public enum UnixSocket {
         umask(previousMask)
         guard bound == 0 else {
             close(fd)
-            throw BrokerError.system("bind", path, errno: bindErrno)
+            throw SystemError.failed("bind", path, errno: bindErrno)
         }
         do {
             if let gid {
-                guard chown(path, UInt32.max, gid) == 0 else { throw BrokerError.system("chown", path, errno: errno) }
+                guard chown(path, UInt32.max, gid) == 0 else { throw SystemError.failed("chown", path, errno: errno) }
             }
-            guard chmod(path, mode) == 0 else { throw BrokerError.system("chmod", path, errno: errno) }
-            guard Glibc.listen(fd, 64) == 0 else { throw BrokerError.system("listen", path, errno: errno) }
+            guard chmod(path, mode) == 0 else { throw SystemError.failed("chmod", path, errno: errno) }
+            guard Glibc.listen(fd, 64) == 0 else { throw SystemError.failed("listen", path, errno: errno) }
         } catch {
             close(fd)
             unlink(path)

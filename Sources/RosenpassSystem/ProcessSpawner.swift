@@ -2,6 +2,8 @@
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// Starts helper processes (the socket handler, the privileged broker, `rp`'s wireguard-go) with
@@ -37,7 +39,7 @@ public enum ProcessSpawner {
         defer { for (fd, _) in moved { close(fd) } }
         for (source, target) in descriptors {
             let high = fcntl(source, F_DUPFD_CLOEXEC, 100)
-            guard high >= 0 else { throw BrokerError.system("fcntl(F_DUPFD_CLOEXEC)", "fd \(source)", errno: errno) }
+            guard high >= 0 else { throw SystemError.failed("fcntl(F_DUPFD_CLOEXEC)", "fd \(source)", errno: errno) }
             moved.append((high, target))
         }
         for (high, target) in moved {
@@ -86,7 +88,7 @@ public enum ProcessSpawner {
             guard result == ETXTBSY, attempt < 49 else { break }
             usleep(10_000)
         }
-        guard result == 0 else { throw BrokerError.system("posix_spawn", executable, errno: result) }
+        guard result == 0 else { throw SystemError.failed("posix_spawn", executable, errno: result) }
         return pid
     }
 
