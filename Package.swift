@@ -2,18 +2,21 @@
 //
 // swift-rosenpass: the Rosenpass post-quantum key exchange for WireGuard, in Swift.
 //
-// The modules follow the architecture, with dependencies pointing one way:
+// The modules follow the architecture; an arrow means "imports", and none points back:
 //
-//   RosenpassCrypto  ->  RosenpassProtocol  ->  RosenpassApp  <-  RosenpassBroker  <-  RosenpassSystem
-//                                                     ^-------------------------------------'
+//   RosenpassApp -> RosenpassProtocol -> RosenpassCrypto
+//   RosenpassApp -> RosenpassBrokerClient -> RosenpassBroker -> RosenpassSystem
+//   RosenpassSocketHandler -> RosenpassBroker
 //
 // - RosenpassCrypto:   pure primitives (Keccak, BLAKE2b, AEADs, Kyber-512, Classic McEliece 460896).
 // - RosenpassProtocol: the wire protocol as a pure state machine; randomness and clock are injected.
 // - RosenpassSystem:   the programs' system code: POSIX helpers, sockets, processes, threads, netlink.
-// - RosenpassBroker:   the PSK broker protocol, the privileged WireGuard backends, the socket handler.
+// - RosenpassBroker:   the PSK broker protocol, its allow-list, the privileged WireGuard backends.
+// - RosenpassBrokerClient, RosenpassSocketHandler: the daemon's broker client and the socket
+//                      handler, each a state machine behind a poll loop.
 // - RosenpassApp:      configuration, key files, the daemon's event loop and the command lines.
-// The executables are thin shells over RosenpassApp / RosenpassBroker. docs/ARCHITECTURE.md has the
-// whole picture.
+// The executables are thin shells over RosenpassApp, RosenpassSocketHandler and RosenpassBroker.
+// docs/ARCHITECTURE.md has the whole picture.
 //
 // Platforms: the programs are Linux-only (netlink, Linux process and socket interfaces).
 // RosenpassCrypto and RosenpassProtocol (with RosenpassSecureMemory and CRosenpassSystem beneath
@@ -38,6 +41,8 @@ let package = Package(
         .library(name: "RosenpassProtocol", targets: ["RosenpassProtocol"]),
         .library(name: "RosenpassSystem", targets: ["RosenpassSystem"]),
         .library(name: "RosenpassBroker", targets: ["RosenpassBroker"]),
+        .library(name: "RosenpassBrokerClient", targets: ["RosenpassBrokerClient"]),
+        .library(name: "RosenpassSocketHandler", targets: ["RosenpassSocketHandler"]),
         .library(name: "RosenpassApp", targets: ["RosenpassApp"]),
         // For the fuzzing package (Fuzzing/), not for programs.
         .library(name: "RosenpassTOMLOracle", targets: ["RosenpassTOMLOracle"]),
@@ -80,6 +85,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The daemon's side of the broker: PSKBrokerClient around PSKDeliveryQueue.
+        .target(
+            name: "RosenpassBrokerClient",
+            dependencies: ["RosenpassBroker", "RosenpassSystem", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The socket handler: SocketHandler around SocketHandlerState. Apart from the broker module
+        // so that the privileged broker, which needs neither, links neither.
+        .target(
+            name: "RosenpassSocketHandler",
+            dependencies: ["RosenpassBroker", "RosenpassSystem", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "RosenpassApp",
             dependencies: [
@@ -88,6 +104,7 @@ let package = Package(
                 "RosenpassCrypto",
                 "RosenpassProtocol",
                 "RosenpassBroker",
+                "RosenpassBrokerClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // X25519 for `rp pubkey` (the WireGuard public key of `wgsk`).
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -102,7 +119,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "rosenpass-wireguard-broker-socket-handler",
-            dependencies: ["RosenpassBroker", "RosenpassSystem", "RosenpassSecureMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["RosenpassSocketHandler", "RosenpassBroker", "RosenpassSystem", "RosenpassSecureMemory", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Valgrind client requests for `rosenpass-crypto ct-check` (no-ops without valgrind's headers).
         .target(name: "CValgrindShim"),
@@ -136,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RosenpassBrokerTests",
-            dependencies: ["RosenpassBroker", "RosenpassSystem", "RosenpassTestSupport"],
+            dependencies: ["RosenpassBroker", "RosenpassBrokerClient", "RosenpassSocketHandler", "RosenpassSystem", "RosenpassTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

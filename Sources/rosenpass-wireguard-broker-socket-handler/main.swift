@@ -5,6 +5,7 @@ import ArgumentParser
 import Glibc
 import Logging
 import RosenpassBroker
+import RosenpassSocketHandler
 import RosenpassSecureMemory
 import RosenpassSystem
 import Synchronization

@@ -4,6 +4,7 @@
 import Foundation
 import Glibc
 @testable import RosenpassBroker
+@testable import RosenpassBrokerClient
 import RosenpassSystem
 
 final class FakeBrokerServer: @unchecked Sendable {

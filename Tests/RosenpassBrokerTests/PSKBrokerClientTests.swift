@@ -5,6 +5,7 @@ import Glibc
 import Testing
 import RosenpassTestSupport
 @testable import RosenpassBroker
+@testable import RosenpassBrokerClient
 import RosenpassSystem
 
 @Suite(.serialized) struct PSKBrokerClientTests {

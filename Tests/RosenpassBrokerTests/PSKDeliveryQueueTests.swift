@@ -3,6 +3,7 @@
 
 import Testing
 @testable import RosenpassBroker
+@testable import RosenpassBrokerClient
 
 @Suite struct PSKDeliveryQueueTests {
     private let wg0 = PeerOnInterface(interface: "wg0", peer: Frames.peer(1))

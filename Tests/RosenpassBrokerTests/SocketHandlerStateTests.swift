@@ -4,6 +4,7 @@
 
 import Testing
 @testable import RosenpassBroker
+@testable import RosenpassSocketHandler
 
 /// Drives a ``SocketHandlerState`` as the handler's loop would, recording what it asks for.
 private final class Harness {

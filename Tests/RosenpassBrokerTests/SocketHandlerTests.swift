@@ -5,6 +5,8 @@ import Foundation
 import Glibc
 import Testing
 @testable import RosenpassBroker
+@testable import RosenpassSocketHandler
+@testable import RosenpassBrokerClient
 import RosenpassTestSupport
 import RosenpassSystem
 

@@ -8,6 +8,7 @@ import Musl
 import ArgumentParser
 import Logging
 import RosenpassBroker
+import RosenpassBrokerClient
 import RosenpassProtocol
 
 /// `rosenpass exchange-config FILE`.

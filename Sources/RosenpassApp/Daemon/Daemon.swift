@@ -16,6 +16,7 @@ import Musl
 #endif
 import Logging
 import RosenpassBroker
+import RosenpassBrokerClient
 import RosenpassCrypto
 import RosenpassProtocol
 import RosenpassSecureMemory

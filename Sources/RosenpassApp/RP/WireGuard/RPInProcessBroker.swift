@@ -7,6 +7,7 @@ import Musl
 #endif
 import Logging
 import RosenpassBroker
+import RosenpassBrokerClient
 import RosenpassSystem
 import Synchronization
 

@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import Logging
+import RosenpassBroker
 import RosenpassSystem
 
 /// Where the socket handler gets its clients (docs/components.md §2.2).

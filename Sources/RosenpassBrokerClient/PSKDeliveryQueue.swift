@@ -1,6 +1,8 @@
 // The broker client's state without its I/O: each peer's current key, the request in flight, the
 // connection's phase, and the reconnect and retry timers (docs/ARCHITECTURE.md, "One key").
 
+import RosenpassBroker
+
 /// What a ``PSKBrokerClient`` knows and decides, as a value: which key each peer should have and
 /// where its delivery stands, which request is in flight, whether the link to the broker is up, and
 /// when to reconnect, retry or give up waiting.

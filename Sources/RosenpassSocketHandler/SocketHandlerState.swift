@@ -2,6 +2,7 @@
 // the request in flight, time-outs, restarts and who makes room (docs/broker-limits.md).
 
 import Logging
+import RosenpassBroker
 import RosenpassSystem
 
 /// What a ``SocketHandler`` knows and decides: its clients (what each has sent, whether it waits

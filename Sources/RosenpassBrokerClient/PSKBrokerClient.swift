@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import Logging
+import RosenpassBroker
 import Synchronization
 import RosenpassSystem
 
