@@ -285,12 +285,7 @@ public final class PSKBrokerClient: Sendable {
                 case .socketPath(let path):
                     connection = try UnixSocket.connect(path: path)
                 case .inheritedDescriptor(let fd):
-                    let owned = try POSIX.claimInheritedDescriptor(fd)
-                    guard POSIX.isUnixStreamSocket(owned) else {
-                        close(owned)
-                        throw BrokerError.invalidArgument("broker fd \(fd) is not a connected unix stream socket")
-                    }
-                    connection = owned
+                    connection = try POSIX.claimInheritedUnixStreamSocket(fd, name: "broker fd \(fd)")
                 case .spawn(let executable, let arguments):
                     reapChild(wait: true)
                     let (mine, theirs) = try POSIX.socketPair()

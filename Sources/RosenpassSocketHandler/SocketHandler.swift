@@ -176,19 +176,10 @@ public final class SocketHandler {
             createdSocketPath = path
             logger.info("listening on \(path) (mode \(String(mode, radix: 8))\(group.map { ", group \($0)" } ?? ""))")
         case .listenDescriptor(let fd):
-            let owned = try POSIX.claimInheritedDescriptor(fd)
-            guard POSIX.isUnixStreamSocket(owned) else {
-                close(owned)
-                throw BrokerError.invalidArgument("--listen-fd \(fd) is not a unix stream socket")
-            }
-            listener = owned
+            listener = try POSIX.claimInheritedUnixStreamSocket(fd, name: "--listen-fd \(fd)")
             logger.info("listening on inherited fd \(fd)")
         case .streamDescriptor(let fd):
-            let owned = try POSIX.claimInheritedDescriptor(fd)
-            guard POSIX.isUnixStreamSocket(owned) else {
-                close(owned)
-                throw BrokerError.invalidArgument("--stream-fd \(fd) is not a unix stream socket")
-            }
+            let owned = try POSIX.claimInheritedUnixStreamSocket(fd, name: "--stream-fd \(fd)")
             singleStream = true
             addClient(owned, label: { _ in "stream fd \(fd)" }, now: POSIX.monotonicNow())
         }

@@ -117,6 +117,17 @@ public enum POSIX {
         return owned
     }
 
+    /// ``claimInheritedDescriptor(_:)`` for an fd that must be a unix stream socket (connected or
+    /// listening); `name` says in the error what it was given as (for example `--listen-fd 3`).
+    public static func claimInheritedUnixStreamSocket(_ fd: Int32, name: String) throws -> Int32 {
+        let owned = try claimInheritedDescriptor(fd)
+        guard isUnixStreamSocket(owned) else {
+            close(owned)
+            throw SystemError.unusable("\(name) is not a unix stream socket")
+        }
+        return owned
+    }
+
     /// Whether `fd` is a connected or listening unix stream socket.
     public static func isUnixStreamSocket(_ fd: Int32) -> Bool {
         var domain: Int32 = 0
