@@ -5,7 +5,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import RosenpassBroker
 import RosenpassSystem
 
 /// Shows that a slow step is working: on a terminal, the message with a growing row of dots; when

@@ -5,7 +5,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import RosenpassBroker
 import RosenpassProtocol
 import Synchronization
 import RosenpassSystem

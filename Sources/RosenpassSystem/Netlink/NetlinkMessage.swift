@@ -2,7 +2,7 @@
 
 /// Constants of netlink, generic netlink and the WireGuard family (linux/netlink.h, linux/genetlink.h,
 /// linux/wireguard.h; docs/components.md §2.1, Appendix A): the one list of them, for the broker's
-/// backend and for `rp`, which configures whole interfaces (package-visible).
+/// backend and for `rp`, which configures whole interfaces.
 package enum Netlink {
     package static let headerSize = 16
     package static let genericHeaderSize = 4
@@ -54,10 +54,8 @@ package enum Netlink {
 }
 
 /// Builds one netlink message in a buffer that is allocated once and zeroed when released, because
-/// SET_DEVICE messages carry the preshared key.
-///
-/// Package-visible so that `rp` (RosenpassApp) builds its rtnetlink and WireGuard device messages
-/// with the same code.
+/// SET_DEVICE messages carry the preshared key. The broker's backend and `rp` (rtnetlink and whole
+/// WireGuard devices) build their messages with it.
 package final class NetlinkMessageBuilder {
     private let storage: UnsafeMutableRawBufferPointer
     package private(set) var length = 0

@@ -36,7 +36,7 @@ package final class NetlinkSocket {
         guard bound == 0 else {
             let code = errno
             close(fd)
-            throw SystemError.failed("bind", "generic netlink socket", errno: code)
+            throw SystemError.failed("bind", "netlink protocol \(netlinkProtocol)", errno: code)
         }
         POSIX.setSocketTimeouts(fd, seconds: 5)
         self.fd = fd

@@ -2,8 +2,8 @@
 
 #if canImport(Glibc)
 import Glibc
-import RosenpassSystem
 #endif
+import RosenpassSystem
 
 /// Userspace WireGuard through the cross-platform UAPI: a unix socket at
 /// `/var/run/wireguard/<interface>.sock` speaking `key=value` lines.
@@ -88,10 +88,11 @@ public final class UserspaceWireGuardBackend: WireGuardBackend {
         try request.withUnsafeBytes { try exchange(path: path, request: $0, line: line) }
     }
 
-    /// Sends one UAPI operation and reads its reply up to the empty line, passing each line (without
-    /// the newline) to `line`. Returns the `errno=` value. (Package-visible: `rp` configures the
-    /// wireguard-go interface it starts through it.)
-    package func exchange(path: String, request: UnsafeRawBufferPointer, line: (UnsafeRawBufferPointer) -> Void) throws -> Int {
+    /// Sends one UAPI operation (`get=1` or `set=1` and its lines, ended by an empty line) to the
+    /// socket at `path` and reads its reply up to the empty line, passing each line (without the
+    /// newline) to `line`; the reply's bytes are zeroed afterwards. Returns the `errno=` value.
+    /// `rp` configures the wireguard-go interface it starts through it.
+    public func exchange(path: String, request: UnsafeRawBufferPointer, line: (UnsafeRawBufferPointer) -> Void) throws -> Int {
         let fd = try UnixSocket.connect(path: path)
         defer { close(fd) }
         POSIX.setSocketTimeouts(fd, seconds: 5)
