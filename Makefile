@@ -6,6 +6,7 @@
 #   make bench-scale  one daemon with 100, 1,000 and 10,000 peers (scripts/bench/scale.py), see BENCHMARKS.md
 #   make fuzz   every libFuzzer target for FUZZ_SECONDS (default 300) each, see FUZZING.md
 #   make test-sanitizers   the unit tests under AddressSanitizer and ThreadSanitizer
+#   make deb    a Debian package (packaging/deb/build-deb.sh, docs/packaging.md) in .build-deb/packages
 #
 # Everything is built in release mode: the post-quantum primitives are far too slow unoptimised
 # for the tests to finish in reasonable time. `-enable-testing` lets the test targets see internals
@@ -16,7 +17,7 @@ BUILD_FLAGS  ?= -c release -Xswiftc -enable-testing
 BIN_DIR       = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path)
 export ROSENPASS_BIN_DIR = $(BIN_DIR)
 
-.PHONY: all build test unit-test integration-test test-sanitizers demo bench bench-scale fuzz deps clean
+.PHONY: all build test unit-test integration-test test-sanitizers demo bench bench-scale fuzz deb deps clean
 
 all: build
 
@@ -58,5 +59,9 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# The binaries are built again in .build-deb, with the Swift runtime linked statically.
+deb:
+	packaging/deb/build-deb.sh
+
 clean:
-	rm -rf .build .build-fuzz .build-fuzz-plain .build-asan .build-tsan
+	rm -rf .build .build-fuzz .build-fuzz-plain .build-asan .build-tsan .build-deb

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The systemd units and the link's sshd configuration in systemd/ (docs/multi-device-isolation.md):
+# The systemd units and the link's sshd configuration in systemd/ (docs/multi-device-isolation.md,
+# docs/packaging.md):
 #
 # - every unit passes `systemd-analyze verify` without a single message (with /usr/local/bin pointed
 #   at the built binaries, so that the executables it checks exist);
@@ -30,21 +31,28 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-expected_units="rosenpass-broker.service rosenpass-exchange.service rosenpass-link-sshd.service rosenpass-link-tls-device.service rosenpass-link-tls.service rosenpass-link.service"
+expected_units="rosenpass-broker.service rosenpass-brokered@.service rosenpass-exchange.service rosenpass-link-sshd.service rosenpass-link-tls-device.service rosenpass-link-tls.service rosenpass-link.service rosenpass@.service rp@.service"
 found=$(cd "$units" && ls -- *.service | tr '\n' ' ')
 [ "$found" = "$expected_units " ] || fail "systemd/ holds '$found', this test knows '$expected_units'"
 
+# The per-interface templates run the package's /usr/bin programs: point them at the build too.
 for unit in $expected_units; do
-    sed "s#/usr/local/bin/#$ROSENPASS_BIN_DIR/#g" "$units/$unit" > "$work/$unit"
-    out=$(cd "$work" && systemd-analyze verify --man=no "./$unit" 2>&1) || fail "systemd-analyze verify $unit: $out"
+    # A template is checked as an instance of it (wg0).
+    checked=${unit/@./@wg0.}
+    sed -e "s#/usr/local/bin/#$ROSENPASS_BIN_DIR/#g" -e "s#/usr/bin/rosenpass #$ROSENPASS_BIN_DIR/rosenpass #" \
+        -e "s#/usr/bin/rp #$ROSENPASS_BIN_DIR/rp #" "$units/$unit" > "$work/$checked"
+    out=$(cd "$work" && systemd-analyze verify --man=no "./$checked" 2>&1) || fail "systemd-analyze verify $unit: $out"
     [ -z "$out" ] || fail "systemd-analyze verify $unit complains: $out"
+    # The highest exposure each may have: sshd must stay root to switch users and chroot; rp
+    # creates its interface and may start wireguard-go, which needs /dev/net/tun.
     case $unit in
         rosenpass-link-sshd.service) threshold=50 ;;
+        rp@.service) threshold=25 ;;
         *) threshold=20 ;;
     esac
-    exposure=$(cd "$work" && systemd-analyze security --offline=yes "./$unit" 2>&1 | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+    exposure=$(cd "$work" && systemd-analyze security --offline=yes "./$checked" 2>&1 | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
     [ -n "$exposure" ] || fail "systemd-analyze security gave no exposure level for $unit"
-    (cd "$work" && systemd-analyze security --offline=yes --threshold="$threshold" "./$unit" > /dev/null 2>&1) \
+    (cd "$work" && systemd-analyze security --offline=yes --threshold="$threshold" "./$checked" > /dev/null 2>&1) \
         || fail "$unit: exposure $exposure is above $((threshold / 10)).$((threshold % 10))"
     echo "$unit: verified; exposure $exposure"
 done
@@ -78,6 +86,18 @@ expect rosenpass-exchange.service SupplementaryGroups rosenpass-link
 expect rosenpass-exchange.service LoadCredential "rosenpass-secret-key:/etc/rosenpass/device.rosenpass-secret"
 value ExecStart rosenpass-exchange.service | grep -q -- "--psk-broker /srv/rosenpass-link/sock/broker.sock" \
     || fail "the daemon does not use the forwarded broker socket"
+# The per-interface templates: the reference's command lines and credentials; CAP_NET_ADMIN only
+# where a child or rp itself needs it, none in broker mode.
+expect rosenpass@.service ExecStart "/usr/bin/rosenpass exchange-config /etc/rosenpass/%i.toml"
+expect rosenpass@.service LoadCredential "pqsk:/etc/rosenpass/%i/pqsk"
+expect rosenpass@.service DynamicUser yes
+expect rosenpass@.service CapabilityBoundingSet CAP_NET_ADMIN
+expect rosenpass-brokered@.service ExecStart "/usr/bin/rosenpass --psk-broker /run/rosenpass-broker/broker.sock exchange-config /etc/rosenpass/%i.toml"
+expect rosenpass-brokered@.service CapabilityBoundingSet ""
+expect rosenpass-brokered@.service SupplementaryGroups rosenpass-broker-clients
+expect rp@.service ExecStart "/usr/bin/rp exchange-config /etc/rosenpass/%i.toml"
+expect rp@.service LoadCredential "pqpk:/etc/rosenpass/%i/pqpk|pqsk:/etc/rosenpass/%i/pqsk|wgsk:/etc/rosenpass/%i/wgsk"
+expect rp@.service CapabilityBoundingSet CAP_NET_ADMIN
 # The links: no capability, restarted forever; the SSH link pinned to the post-quantum key exchange.
 for unit in rosenpass-link.service rosenpass-link-tls.service rosenpass-link-tls-device.service; do
     expect "$unit" User rosenpass-link
@@ -96,6 +116,7 @@ done
 
 # sshd: the configuration loads, and the link account's effective settings are the guide's.
 if [ "$(id -u)" -eq 0 ]; then
+    mkdir -p /run/sshd  # sshd -t wants its privilege separation folder, as the sshd unit makes it
     ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
     sed "s#/etc/ssh/rosenpass-link/ssh_host_ed25519_key#$work/host_key#" "$units/rosenpass-link-sshd_config" > "$work/sshd_config"
     /usr/sbin/sshd -t -f "$work/sshd_config" || fail "sshd refuses systemd/rosenpass-link-sshd_config"

@@ -46,8 +46,9 @@ enum ManPage {
         var discussion: String?
     }
 
-    /// Writes every page into `directory`, creating it.
-    static func writeAll(to directory: String) throws(AppError) {
+    /// Writes every page into `directory`, creating it; and a page for each program whose
+    /// `--experimental-dump-help` JSON is in one of `programDescriptions` (files).
+    static func writeAll(to directory: String, programDescriptions: [String] = []) throws(AppError) {
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw .system("mkdir", directory, errno: errno)
         }
@@ -68,6 +69,16 @@ enum ManPage {
             }
         }
         pages.append(("rp.1", rpPage()))
+        for file in programDescriptions {
+            let text = try FileIO.readText(file, limit: 1 << 20)
+            let program: Command
+            do {
+                program = try JSONDecoder().decode(Tool.self, from: Data(text.utf8)).command
+            } catch {
+                throw .runtime("\(file): not a program description (--experimental-dump-help output): \(error)")
+            }
+            pages.append(("\(program.commandName).1", programPage(program)))
+        }
         for (name, text) in pages {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             let bytes = Array(text.utf8)
@@ -137,6 +148,32 @@ enum ManPage {
         page += ".SH DESCRIPTION\n\(paragraphs(command.discussion ?? command.abstract ?? ""))"
         page += ".SH OPTIONS\n\(options(command.arguments ?? []))"
         page += ".SH SEE ALSO\nrosenpass(1)\n"
+        return page
+    }
+
+    /// The page of another program of the package (the broker programs).
+    static func programPage(_ program: Command) -> String {
+        let name = program.commandName
+        var page = header(name)
+        page += ".SH NAME\n\(escape(name)) \\- \(escape(program.abstract ?? ""))\n"
+        page += ".SH SYNOPSIS\n.B \(escape(name))\n\(synopsis(program.arguments ?? []))\n"
+        page += ".SH DESCRIPTION\n\(paragraphs(program.discussion ?? program.abstract ?? ""))"
+        page += ".SH OPTIONS\n\(options(program.arguments ?? []))"
+        page += """
+            .SH EXIT STATUS
+            .TP
+            .B 0
+            Success, including ending on SIGINT or SIGTERM.
+            .TP
+            .B 1
+            A run-time error.
+            .TP
+            .B 2
+            A usage error.
+            .SH SEE ALSO
+            rosenpass(1), rosenpass-wireguard-broker-privileged(1), rosenpass-wireguard-broker-socket-handler(1), wg(8)
+
+            """
         return page
     }
 

@@ -44,6 +44,12 @@ public struct RosenpassCommand: ParsableCommand {
     @Option(name: .customLong("generate-manpage"), help: ArgumentHelp("Write man pages for rosenpass and its commands into DIR, then exit.", valueName: "DIR"))
     public var generateManpage: String?
 
+    /// For packaging: with `--generate-manpage`, also a page for each other program whose
+    /// `--experimental-dump-help` output is in FILE (the broker programs have no man-page writer
+    /// of their own, and no Foundation to run one).
+    @Option(name: .customLong("manpage-for-program"), help: ArgumentHelp("With --generate-manpage: also a page for the program described in FILE (its --experimental-dump-help output).", valueName: "FILE", visibility: .hidden))
+    public var manpageForProgram: [String] = []
+
     @Option(name: .customLong("print-completions"), help: ArgumentHelp("Print a shell completion script (bash, zsh or fish), then exit.", valueName: "SHELL"))
     public var printCompletions: CompletionShellName?
 
@@ -114,7 +120,7 @@ public enum RosenpassCLI {
             ?? (try? RosenpassCommand.parse([])) ?? RosenpassCommand()
         do {
             if let directory = root.generateManpage {
-                try ManPage.writeAll(to: directory)
+                try ManPage.writeAll(to: directory, programDescriptions: root.manpageForProgram)
                 return 0
             }
             if let shell = root.printCompletions {

@@ -2,6 +2,7 @@
 
 import Foundation
 import RosenpassProtocol
+import RosenpassTestSupport
 import Testing
 
 @Suite("rosenpass command line")
@@ -221,6 +222,31 @@ struct CommandLineTests {
         let exchange = try String(contentsOfFile: folder.file("man/rosenpass-exchange.1"), encoding: .utf8)
         #expect(exchange.contains("[-c|--config-file]") && exchange.contains("PSK := preshared-key"))
         #expect(!root.contains("keygen"), "the deprecated keygen stays hidden")
+    }
+
+    /// The package's pages of the broker programs: rendered from each program's own
+    /// `--experimental-dump-help` by `rosenpass --generate-manpage DIR --manpage-for-program FILE`.
+    @Test func manPages_ofTheBrokerPrograms_comeFromTheirOwnDescriptions() async throws {
+        let folder = TemporaryFolder()
+        var arguments = ["--generate-manpage", "man"]
+        for program in ["rosenpass-wireguard-broker-socket-handler", "rosenpass-wireguard-broker-privileged"] {
+            let described = try ChildProcess.run(executable: BuiltProducts.executable(program).path, arguments: ["--experimental-dump-help"])
+            #expect(described.status == 0)
+            _ = folder.write("\(program).json", Array(described.standardOutput.utf8), mode: 0o644)
+            arguments += ["--manpage-for-program", "\(program).json"]
+        }
+        let result = try await run(arguments, in: folder)
+        #expect(result.status == 0, "\(result.stderr)")
+        let handler = try String(contentsOfFile: folder.file("man/rosenpass-wireguard-broker-socket-handler.1"), encoding: .utf8)
+        for text in [".SH NAME\nrosenpass-wireguard-broker-socket-handler \\- Serve", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH OPTIONS",
+                     "\\fB--listen-path\\fR", ".SH EXIT STATUS", "rosenpass(1)"] {
+            #expect(handler.contains(text), "the handler's page contains \(text)")
+        }
+        let privileged = try String(contentsOfFile: folder.file("man/rosenpass-wireguard-broker-privileged.1"), encoding: .utf8)
+        #expect(privileged.contains("\\fB--allow-interface\\fR") && privileged.contains("\\fB--max-key-age\\fR"))
+        _ = folder.write("junk.json", Array("{}".utf8), mode: 0o644)
+        let junk = try await run(["--generate-manpage", "man2", "--manpage-for-program", "junk.json"], in: folder)
+        #expect(junk.status == 1 && junk.stderr.contains("junk.json: not a program description"), "\(junk.stderr)")
     }
 
     @Test func completions_printAScript() async throws {

@@ -242,7 +242,8 @@ enum WireGuardUAPI {
             throw .runtime("configuring WireGuard on \(name) through \(path): \(error)")
         }
         guard code == 0 else {
-            throw .runtime("configuring WireGuard on \(name): the UAPI set operation answered errno=\(code) (\(String(cString: strerror(Int32(code)))))")
+            // wireguard-go answers a negative errno (errno=-98), other implementations a positive one.
+            throw .runtime("configuring WireGuard on \(name): the UAPI set operation answered errno=\(code) (\(String(cString: strerror(Int32(clamping: code.magnitude)))))")
         }
     }
 

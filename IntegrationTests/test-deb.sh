@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The Debian package (make deb; docs/packaging.md), installed on this machine and removed again:
+#
+# - packaging/deb/build-deb.sh builds it, and lintian reports no error and no warning;
+# - dpkg -i installs it: the programs, man pages and completions are where Debian looks for them,
+#   the accounts exist, the privileged broker has CAP_NET_ADMIN as a file capability and only root
+#   and the group rosenpass-broker may run it; the installed units pass systemd-analyze verify;
+# - the installed programs run the reference's package test (its tests/prepare-test.sh): a server
+#   and a client configuration derived from /etc/rosenpass/example.toml, keys made with `rp genkey`
+#   and `rp pubkey`, and both run with the command line of the installed rp@.service (%i
+#   substituted), their keys handed over as systemd's LoadCredential= would (a tmpfs at
+#   /run/credentials in a mount namespace of their own), in a network namespace of their own.
+#   Both interfaces' preshared keys become equal and not "(none)";
+# - dpkg -r leaves nothing but the configuration in /etc/rosenpass; dpkg --purge leaves nothing
+#   (the system accounts stay, as Debian keeps them).
+#
+# This machine's service manager is not systemd, so the units' command lines are run by hand, as
+# root (the units run them as a dynamic user with CAP_NET_ADMIN). Needs root: skips (77) without.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root_dir=$(cd "$here/.." && pwd)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root to install the package (dpkg -i) and to run rp"
+for tool in dpkg-deb lintian getcap wg ip systemd-analyze wireguard-go unshare; do
+    command -v "$tool" > /dev/null || skip "needs $tool (scripts/install-test-dependencies.sh installs it)"
+done
+package=swift-rosenpass
+netns=rp-deb-test
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
+    ip netns del "$netns" 2> /dev/null || true
+    if dpkg-query -W -f='${Status}' "$package" 2> /dev/null | grep -q installed; then
+        dpkg --purge "$package" > /dev/null 2>&1 || true
+    fi
+    rm -rf "$work" /etc/rosenpass/server /etc/rosenpass/client /etc/rosenpass/server.toml /etc/rosenpass/client.toml
+}
+trap cleanup EXIT
+
+# A package left by an earlier, interrupted run would hide what this one installs.
+dpkg --purge "$package" > /dev/null 2>&1 || true
+[ ! -e /etc/rosenpass ] || [ -z "$(ls -A /etc/rosenpass)" ] || fail "/etc/rosenpass exists and is not empty; not testing on top of it"
+
+echo "building the package (make deb)"
+deb=$(DEB_OUT="$work" "$root_dir/packaging/deb/build-deb.sh" 2> "$work/build.log" | tail -1) \
+    || { tail -30 "$work/build.log" >&2; fail "packaging/deb/build-deb.sh failed"; }
+[ -f "$deb" ] || fail "no package at '$deb'"
+echo "built $(basename "$deb") ($(du -h "$deb" | cut -f1))"
+
+echo "lintian"
+lintian --tag-display-limit 0 --display-level '>=warning' "$deb" > "$work/lintian.txt" 2>&1 || true
+if grep -E '^[EW]: ' "$work/lintian.txt" > /dev/null; then
+    cat "$work/lintian.txt" >&2
+    fail "lintian reports errors or warnings"
+fi
+echo "lintian: no errors, no warnings"
+
+echo "installing"
+dpkg -i "$deb" > "$work/install.log" 2>&1 || { cat "$work/install.log" >&2; fail "dpkg -i failed"; }
+for program in rosenpass rp rosenpass-wireguard-broker-socket-handler rosenpass-wireguard-broker-privileged; do
+    [ -x "/usr/bin/$program" ] || fail "/usr/bin/$program is missing"
+    [ -f "/usr/share/man/man1/$program.1.gz" ] || fail "no man page for $program"
+    man_text=$(zcat "/usr/share/man/man1/$program.1.gz")
+    grep -q '^\.SH NAME' <<< "$man_text" || fail "$program.1 has no NAME section"
+done
+for file in /usr/share/bash-completion/completions/rosenpass /usr/share/zsh/vendor-completions/_rosenpass \
+        /usr/share/fish/vendor_completions.d/rosenpass.fish /lib/systemd/system/rosenpass@.service \
+        /lib/systemd/system/rp@.service /lib/systemd/system/rosenpass-broker.service \
+        /lib/systemd/system/rosenpass-brokered@.service /usr/lib/sysusers.d/$package.conf \
+        /etc/rosenpass/example.toml /etc/rosenpass/broker.policy /usr/share/doc/$package/copyright; do
+    [ -f "$file" ] || fail "$file is missing"
+done
+# The programs run from /usr/bin without the toolchain's libraries: the Swift runtime is inside.
+ldd /usr/bin/rosenpass | grep -q /opt/swift && fail "/usr/bin/rosenpass loads libraries from the Swift toolchain"
+version=$(/usr/bin/rosenpass --version)
+[ "$(dpkg-query -W -f='${Version}' $package)" = "$(cut -d' ' -f1 <<< "$version" | tr - '~')-1" ] \
+    || fail "package version $(dpkg-query -W -f='${Version}' $package) does not follow '$version'"
+getent passwd rosenpass-broker > /dev/null || fail "no account rosenpass-broker"
+getent group rosenpass-broker-clients > /dev/null || fail "no group rosenpass-broker-clients"
+privileged=/usr/bin/rosenpass-wireguard-broker-privileged
+caps=$(getcap "$privileged")
+grep -qi 'cap_net_admin[=+]eip' <<< "$caps" || fail "$privileged has no CAP_NET_ADMIN file capability: '$caps'"
+[ "$(stat -c '%a %U %G' "$privileged")" = "754 root rosenpass-broker" ] \
+    || fail "$privileged is $(stat -c '%a %U %G' "$privileged"), expected 754 root rosenpass-broker"
+echo "installed: programs, man pages, completions, units, accounts; $privileged: $caps, mode 754 root:rosenpass-broker"
+
+for unit in rosenpass@.service rosenpass-brokered@.service rp@.service rosenpass-broker.service; do
+    instance=${unit/@./@example.}
+    cp "/lib/systemd/system/$unit" "$work/$instance"
+    out=$(cd "$work" && systemd-analyze verify --man=no "./$instance" 2>&1) || fail "systemd-analyze verify $unit: $out"
+    [ -z "$out" ] || fail "systemd-analyze verify $unit complains: $out"
+done
+echo "installed units: systemd-analyze verify passes"
+
+# The reference's package test: server and client from the example, on one host.
+exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/rp@.service)
+[ "$exec_start" = "/usr/bin/rp exchange-config /etc/rosenpass/%i.toml" ] || fail "rp@.service runs '$exec_start'"
+example=/etc/rosenpass/example.toml
+sed -e 's/^dev = .*/dev = "rp-server"/' -e 's#^private_keys_dir = .*#private_keys_dir = "/run/credentials/rp@server.service"#' \
+    -e 's#^public_keys_dir = .*#public_keys_dir = "/etc/rosenpass/server/peers/client"#' "$example" > /etc/rosenpass/server.toml
+sed -e 's/^dev = .*/dev = "rp-client"/' -e 's#^ip = .*#ip = "fc00::2/64"#' -e 's#^listen = .*#listen = "[::]:51831"#' \
+    -e 's#^private_keys_dir = .*#private_keys_dir = "/run/credentials/rp@client.service"#' \
+    -e 's#^public_keys_dir = .*#public_keys_dir = "/etc/rosenpass/client/peers/server"#' \
+    -e 's/^allowed_ips = .*/allowed_ips = "fc00::1"/' -e 's/^# endpoint = .*/endpoint = "[::1]:51821"/' "$example" > /etc/rosenpass/client.toml
+grep -q '^endpoint = "\[::1\]:51821"' /etc/rosenpass/client.toml || fail "the example has no endpoint line to fill in"
+for side in server client; do
+    /usr/bin/rp genkey "/etc/rosenpass/$side" > /dev/null 2>&1 || fail "rp genkey /etc/rosenpass/$side"
+done
+/usr/bin/rp pubkey /etc/rosenpass/server /etc/rosenpass/client/peers/server || fail "rp pubkey (server)"
+/usr/bin/rp pubkey /etc/rosenpass/client /etc/rosenpass/server/peers/client || fail "rp pubkey (client)"
+
+ip netns add "$netns"
+ip -n "$netns" link set lo up
+for side in server client; do
+    command_line=${exec_start//%i/$side}
+    # LoadCredential=pqpk, pqsk, wgsk: copies in a tmpfs only this process sees.
+    ip netns exec "$netns" unshare --mount --propagation private sh -c '
+        side=$1; shift
+        mkdir -p /run/credentials
+        mount -t tmpfs -o mode=0700 credentials /run/credentials
+        mkdir -m 0700 "/run/credentials/rp@$side.service"
+        for key in pqpk pqsk wgsk; do
+            install -m 0400 "/etc/rosenpass/$side/$key" "/run/credentials/rp@$side.service/$key"
+        done
+        exec "$@"' rp-"$side" "$side" $command_line > "$work/rp-$side.log" 2>&1 &
+    pids+=($!)
+done
+
+agreed=""
+for _ in $(seq 1 120); do
+    server_psk=$(ip netns exec "$netns" wg show rp-server preshared-keys 2> /dev/null | awk '{ print $2 }' || true)
+    client_psk=$(ip netns exec "$netns" wg show rp-client preshared-keys 2> /dev/null | awk '{ print $2 }' || true)
+    if [ -n "$server_psk" ] && [ "$server_psk" != "(none)" ] && [ "$server_psk" = "$client_psk" ]; then
+        agreed=yes
+        break
+    fi
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null || { cat "$work"/rp-*.log >&2; fail "an rp process ended"; }; done
+    sleep 0.5
+done
+[ -n "$agreed" ] || { cat "$work"/rp-*.log >&2; fail "the PSKs of rp-server and rp-client did not agree within 60 s"; }
+echo "rp@server and rp@client (installed unit command lines): both interfaces hold the same PSK"
+for pid in "${pids[@]}"; do kill "$pid"; done
+for pid in "${pids[@]}"; do wait "$pid" || true; done
+pids=()
+ip netns exec "$netns" ip link show rp-server > /dev/null 2>&1 && fail "rp left rp-server behind"
+rm -rf /etc/rosenpass/server /etc/rosenpass/client /etc/rosenpass/server.toml /etc/rosenpass/client.toml
+
+echo "removing"
+dpkg -r "$package" > "$work/remove.log" 2>&1 || { cat "$work/remove.log" >&2; fail "dpkg -r failed"; }
+left=$(dpkg -L "$package" 2> /dev/null | while read -r path; do [ -f "$path" ] && echo "$path"; done | sort | tr '\n' ' ')
+[ "$left" = "/etc/rosenpass/broker.policy /etc/rosenpass/example.toml " ] || fail "after dpkg -r, left: '$left'"
+[ ! -e "$privileged" ] && [ ! -e /lib/systemd/system/rp@.service ] || fail "dpkg -r left programs or units"
+dpkg --purge "$package" > "$work/purge.log" 2>&1 || { cat "$work/purge.log" >&2; fail "dpkg --purge failed"; }
+[ ! -e /etc/rosenpass ] || fail "after dpkg --purge, /etc/rosenpass is still there: $(ls -A /etc/rosenpass)"
+dpkg-query -W -f='${Status}' "$package" 2> /dev/null | grep -q "installed" && fail "still installed after purge"
+echo "removed: dpkg -r kept only the configuration, dpkg --purge removed it"
