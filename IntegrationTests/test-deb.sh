@@ -11,6 +11,9 @@
 #   substituted), their keys handed over as systemd's LoadCredential= would (a tmpfs at
 #   /run/credentials in a mount namespace of their own), in a network namespace of their own.
 #   Both interfaces' preshared keys become equal and not "(none)";
+# - the same for the daemon's units: rosenpass@rpdeb-a (its default broker, the privileged broker from
+#   /usr/bin) against rosenpass-brokered@rpdeb-b, an unprivileged user with no capability whose keys go
+#   through rosenpass-broker.service's socket handler and allow-list;
 # - dpkg -r leaves nothing but the configuration in /etc/rosenpass; dpkg --purge leaves nothing
 #   (the system accounts stay, as Debian keeps them).
 #
@@ -23,7 +26,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit 77; }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root to install the package (dpkg -i) and to run rp"
-for tool in dpkg-deb lintian getcap wg ip systemd-analyze wireguard-go unshare; do
+for tool in dpkg-deb lintian getcap wg ip systemd-analyze wireguard-go unshare setpriv; do
     command -v "$tool" > /dev/null || skip "needs $tool (scripts/install-test-dependencies.sh installs it)"
 done
 package=swift-rosenpass
@@ -33,11 +36,15 @@ pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
+    # wireguard-go outlives a deleted namespace; deleting its interface ends it.
+    for interface in rpdeb-a rpdeb-b; do ip -n "$netns" link del "$interface" 2> /dev/null || true; done
+    pkill -x -f "wireguard-go rpdeb-[ab]" 2> /dev/null || true
     ip netns del "$netns" 2> /dev/null || true
     if dpkg-query -W -f='${Status}' "$package" 2> /dev/null | grep -q installed; then
         dpkg --purge "$package" > /dev/null 2>&1 || true
     fi
-    rm -rf "$work" /etc/rosenpass/server /etc/rosenpass/client /etc/rosenpass/server.toml /etc/rosenpass/client.toml
+    rm -rf "$work" /etc/rosenpass/server /etc/rosenpass/client /etc/rosenpass/server.toml /etc/rosenpass/client.toml \
+        /etc/rosenpass/rpdeb-a /etc/rosenpass/rpdeb-b /etc/rosenpass/rpdeb-a.toml /etc/rosenpass/rpdeb-b.toml /run/rosenpass-broker
 }
 trap cleanup EXIT
 
@@ -146,8 +153,103 @@ echo "rp@server and rp@client (installed unit command lines): both interfaces ho
 for pid in "${pids[@]}"; do kill "$pid"; done
 for pid in "${pids[@]}"; do wait "$pid" || true; done
 pids=()
-ip netns exec "$netns" ip link show rp-server > /dev/null 2>&1 && fail "rp left rp-server behind"
+! ip netns exec "$netns" ip link show rp-server > /dev/null 2>&1 || fail "rp left rp-server behind"
 rm -rf /etc/rosenpass/server /etc/rosenpass/client /etc/rosenpass/server.toml /etc/rosenpass/client.toml
+
+# The daemon's units: rosenpass@rpdeb-a (default broker: the privileged broker spawned from /usr/bin)
+# against rosenpass-brokered@rpdeb-b, whose keys go through rosenpass-broker.service's socket handler;
+# both on wireguard-go interfaces. Each is run with its installed unit's command line.
+unit_command() { sed -n 's/^ExecStart=//p' "/lib/systemd/system/$1" | sed "s/%i/$2/g"; }
+broker_command=$(awk '/^ExecStart=/ { on = 1; sub(/^ExecStart=/, "") } on { more = sub(/\\$/, ""); printf "%s", $0; if (!more) exit }' \
+    /lib/systemd/system/rosenpass-broker.service)
+for side in a b; do
+    (umask 077; wg genkey > "$work/rpdeb-$side.key"; wg genpsk > "$work/initial-$side.psk")
+    wg pubkey < "$work/rpdeb-$side.key" > "$work/rpdeb-$side.pub"
+    ip netns exec "$netns" wireguard-go "rpdeb-$side" > /dev/null 2>&1 || fail "wireguard-go rpdeb-$side did not start"
+    mkdir -p "/etc/rosenpass/rpdeb-$side"
+    /usr/bin/rosenpass gen-keys --secret-key "/etc/rosenpass/rpdeb-$side/pqsk" --public-key "/etc/rosenpass/rpdeb-$side/pqpk" \
+        > /dev/null 2>&1 || fail "rosenpass gen-keys for rpdeb-$side"
+done
+port_a=51901 port_b=51902
+ip netns exec "$netns" wg set rpdeb-a listen-port 51911 private-key "$work/rpdeb-a.key" \
+    peer "$(cat "$work/rpdeb-b.pub")" preshared-key "$work/initial-a.psk" allowed-ips 10.99.0.2/32 endpoint 127.0.0.1:51912
+ip netns exec "$netns" wg set rpdeb-b listen-port 51912 private-key "$work/rpdeb-b.key" \
+    peer "$(cat "$work/rpdeb-a.pub")" preshared-key "$work/initial-b.psk" allowed-ips 10.99.0.1/32 endpoint 127.0.0.1:51911
+for side in a b; do
+    other=$([ $side = a ] && echo b || echo a)
+    own_port=$([ $side = a ] && echo $port_a || echo $port_b)
+    other_port=$([ $side = a ] && echo $port_b || echo $port_a)
+    unit=$([ $side = a ] && echo rosenpass || echo rosenpass-brokered)
+    cat > "/etc/rosenpass/rpdeb-$side.toml" <<TOML
+public_key = "/etc/rosenpass/rpdeb-$side/pqpk"
+secret_key = "/run/credentials/$unit@rpdeb-$side.service/pqsk"
+listen = ["127.0.0.1:$own_port"]
+verbosity = "Verbose"
+
+[[peers]]
+public_key = "/etc/rosenpass/rpdeb-$other/pqpk"
+endpoint = "127.0.0.1:$other_port"
+device = "rpdeb-$side"
+peer = "$(cat "$work/rpdeb-$other.pub")"
+TOML
+done
+# The broker's allow-list names the one peer the brokered daemon may key.
+printf 'peer rpdeb-b %s\n' "$(cat "$work/rpdeb-a.pub")" > /etc/rosenpass/broker.policy
+nobody_gid=$(getent group nogroup | cut -d: -f3)
+clients_gid=$(getent group rosenpass-broker-clients | cut -d: -f3)
+
+# rosenpass-broker.service: RuntimeDirectory=rosenpass-broker; as root here, because wireguard-go's
+# UAPI socket is root's (the unit's comment says so: a drop-in with User=root for wireguard-go).
+mkdir -p /run/rosenpass-broker
+ip netns exec "$netns" $broker_command > "$work/broker.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do [ -S /run/rosenpass-broker/broker.sock ] && break; sleep 0.1; done
+[ -S /run/rosenpass-broker/broker.sock ] || { cat "$work/broker.log" >&2; fail "rosenpass-broker.service's command made no socket"; }
+[ "$(stat -c '%a %G' /run/rosenpass-broker/broker.sock)" = "660 rosenpass-broker-clients" ] || fail "the broker socket is $(stat -c '%a %G' /run/rosenpass-broker/broker.sock)"
+
+# rosenpass@rpdeb-a as root (the unit: a dynamic user with CAP_NET_ADMIN); rosenpass-brokered@rpdeb-b as
+# an unprivileged user in rosenpass-broker-clients with no capability, as its unit. Each gets its
+# secret key as the credential pqsk, readable by it alone.
+start_daemon() {
+    local unit=$1 instance=$2 owner=$3; shift 3
+    local command_line
+    command_line=$(unit_command "$unit@.service" "$instance")
+    ip netns exec "$netns" unshare --mount --propagation private sh -c '
+        dir=$1 key=$2 owner=$3; shift 3
+        mkdir -p /run/credentials
+        mount -t tmpfs -o mode=0755 credentials /run/credentials
+        mkdir -m 0700 "$dir"
+        install -m 0400 "$key" "$dir/pqsk"
+        chown -R "$owner" "$dir"
+        exec "$@"' "$unit@$instance" "/run/credentials/$unit@$instance.service" "/etc/rosenpass/$instance/pqsk" "$owner" \
+        "$@" $command_line > "$work/$unit@$instance.log" 2>&1 &
+    pids+=($!)
+}
+start_daemon rosenpass rpdeb-a 0:0
+start_daemon rosenpass-brokered rpdeb-b 65534:"$nobody_gid" \
+    setpriv --reuid=65534 --regid="$nobody_gid" --groups="$clients_gid" --inh-caps=-all --bounding-set=-all --no-new-privs
+
+agreed=""
+for _ in $(seq 1 120); do
+    psk_a=$(ip netns exec "$netns" wg show rpdeb-a preshared-keys 2> /dev/null | awk '{ print $2 }' || true)
+    psk_b=$(ip netns exec "$netns" wg show rpdeb-b preshared-keys 2> /dev/null | awk '{ print $2 }' || true)
+    if [ -n "$psk_a" ] && [ "$psk_a" = "$psk_b" ] && [ "$psk_a" != "$(cat "$work/initial-a.psk")" ]; then
+        agreed=yes
+        break
+    fi
+    for pid in "${pids[@]}"; do
+        kill -0 "$pid" 2> /dev/null || { tail -n 20 "$work"/*.log >&2; fail "a daemon or the broker ended"; }
+    done
+    sleep 0.5
+done
+[ -n "$agreed" ] || { tail -n 20 "$work"/*.log >&2; fail "rpdeb-a and rpdeb-b did not get the same PSK within 60 s"; }
+grep -q "SetPsk for peer $(cat "$work/rpdeb-a.pub") on interface rpdeb-b: Success" "$work/broker.log" \
+    || { cat "$work/broker.log" >&2; fail "the broker did not log the brokered daemon's SetPsk"; }
+echo "rosenpass@rpdeb-a (default broker) and rosenpass-brokered@rpdeb-b (through rosenpass-broker.service, no capability): same PSK on both"
+for pid in "${pids[@]}"; do kill "$pid"; done
+for pid in "${pids[@]}"; do wait "$pid" || true; done
+pids=()
+rm -rf /etc/rosenpass/rpdeb-a /etc/rosenpass/rpdeb-b /etc/rosenpass/rpdeb-a.toml /etc/rosenpass/rpdeb-b.toml /run/rosenpass-broker
 
 echo "removing"
 dpkg -r "$package" > "$work/remove.log" 2>&1 || { cat "$work/remove.log" >&2; fail "dpkg -r failed"; }

@@ -93,6 +93,7 @@ public final class SocketHandler {
     private var connections: [Int: Connection] = [:]
     private var child: ChildProcess?
     private var singleStream = false
+    private var opened = false
     private let stopPipe: (read: Int32, write: Int32)
 
     /// Creates the handler; nothing is opened until ``run()``.
@@ -118,7 +119,7 @@ public final class SocketHandler {
     /// The loop is only I/O: it polls the listener, the clients and the child's output, tells
     /// ``SocketHandlerState`` what happened and carries out what it asks for.
     public func run() throws {
-        try openSource()
+        try open()
         defer { shutdown() }
         while true {
             let now = POSIX.monotonicNow()
@@ -165,6 +166,15 @@ public final class SocketHandler {
             }
             reapChild(now: ready)
         }
+    }
+
+    /// Creates or claims the client source (the socket, with its owner group and mode), once; ``run()``
+    /// calls it if it was not called before. Call it first when the process drops privileges after
+    /// start-up: giving the socket to a group may need them.
+    public func open() throws {
+        guard !opened else { return }
+        try openSource()
+        opened = true
     }
 
     // MARK: - Clients

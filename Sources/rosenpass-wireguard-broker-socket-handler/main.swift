@@ -92,14 +92,6 @@ struct SocketHandlerCommand: ParsableCommand {
         BrokerLogging.bootstrap()
         POSIX.ignoreSIGPIPE()
         let logger = Logger(label: "rosenpass-wireguard-broker-socket-handler")
-        // The handler only frames requests; capabilities it was started with (CAP_NET_ADMIN from a
-        // unit's AmbientCapabilities=) are for the privileged broker it starts, not for it.
-        switch POSIX.clearEffectiveCapabilities() {
-        case nil: logger.warning("could not clear this process's effective capabilities")
-        case 0: break
-        case let cleared?: logger.info("cleared effective capabilities 0x\(String(cleared, radix: 16)); the broker command still inherits its ambient ones")
-        }
-
         var brokerCommand = command.isEmpty ? ["rosenpass-wireguard-broker-privileged"] : command
         for name in allowInterface { brokerCommand += ["--allow-interface", name] }
         for peer in allowPeer { brokerCommand += ["--allow-peer", peer] }
@@ -121,6 +113,20 @@ struct SocketHandlerCommand: ParsableCommand {
         configuration.idleTimeout = idleTimeout
         configuration.frameTimeout = frameTimeout
         let handler = try SocketHandler(configuration: configuration, logger: logger)
+        // The socket first: handing it to --group may take CAP_CHOWN (a handler run as root).
+        do {
+            try handler.open()
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
+        // The handler only frames requests; capabilities it was started with (CAP_NET_ADMIN from a
+        // unit's AmbientCapabilities=) are for the privileged broker it starts, not for it.
+        switch POSIX.clearEffectiveCapabilities() {
+        case nil: logger.warning("could not clear this process's effective capabilities")
+        case 0: break
+        case let cleared?: logger.info("cleared effective capabilities 0x\(String(cleared, radix: 16)); the broker command still inherits its ambient ones")
+        }
         stopDescriptor.store(handler.stopDescriptor, ordering: .sequentiallyConsistent)
         for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber) { _ in
