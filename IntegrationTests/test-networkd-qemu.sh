@@ -6,6 +6,9 @@
 # PresharedKeyFile= (a random initial key) and an address as its endpoint. Two rosenpass daemons,
 # run with rosenpass@.service's command line and their default broker, exchange keys.
 #
+# The .netdev, .network and daemon configuration are the package's examples
+# (packaging/examples/networkd) with the test's keys and addresses.
+#
 # Asserts: networkd installs the initial key on both; the daemons replace it with one fresh key on
 # both sides; a networkd restart puts networkd's key back (the behaviour docs/packaging.md warns
 # about); restarting the daemon of that host, as `PartOf=systemd-networkd.service` does, brings both
@@ -61,43 +64,28 @@ done
 wg genpsk > "$root/test/net/initial.psk"
 umask 022
 chmod 0644 "$root"/test/rp*.pk
+# The guest's files are the package's examples (packaging/examples/networkd), with the test's
+# keys, names, ports and addresses filled in.
+examples="$broker_repo/packaging/examples/networkd"
 for side in 0 1; do
     other=$((1 - side))
-    cat > "$root/etc/systemd/network/50-wg$side.netdev" <<NETDEV
-[NetDev]
-Name=wg$side
-Kind=wireguard
-
-[WireGuard]
-PrivateKeyFile=/test/net/wg$side.key
-ListenPort=5182$side
-
-[WireGuardPeer]
-PublicKey=$(cat "$work/wg$other.pub")
-PresharedKeyFile=/test/net/initial.psk
-AllowedIPs=10.77.0.$((other + 1))/32
-Endpoint=127.0.0.1:5182$other
-NETDEV
-    cat > "$root/etc/systemd/network/50-wg$side.network" <<NETWORK
-[Match]
-Name=wg$side
-
-[Network]
-Address=10.77.$side.1/24
-NETWORK
+    sed -e "s/^Name=wg0/Name=wg$side/" -e "s#^PrivateKeyFile=.*#PrivateKeyFile=/test/net/wg$side.key#" \
+        -e "s/^ListenPort=.*/ListenPort=5182$side/" -e "s#^PublicKey=.*#PublicKey=$(cat "$work/wg$other.pub")#" \
+        -e "s#^PresharedKeyFile=.*#PresharedKeyFile=/test/net/initial.psk#" -e "s#^AllowedIPs=.*#AllowedIPs=10.77.0.$((other + 1))/32#" \
+        -e "s/^Endpoint=.*/Endpoint=127.0.0.1:5182$other/" "$examples/wg0.netdev" > "$root/etc/systemd/network/50-wg$side.netdev"
+    sed -e "s/^Name=wg0/Name=wg$side/" -e "s#^Address=.*#Address=10.77.$side.1/24#" \
+        "$examples/wg0.network" > "$root/etc/systemd/network/50-wg$side.network"
     # rosenpass@wg$side's configuration, with the keys where the guest has them.
-    cat > "$root/test/wg$side.toml" <<TOML
-public_key = "/test/rp$side.pk"
-secret_key = "/test/rp$side.sk"
-listen = ["127.0.0.1:910$side"]
-verbosity = "Verbose"
-
-[[peers]]
-public_key = "/test/rp$other.pk"
-endpoint = "127.0.0.1:910$other"
-device = "wg$side"
-peer = "$(cat "$work/wg$other.pub")"
-TOML
+    sed -e "s#^public_key = \"/etc/rosenpass/wg0/pqpk\"#public_key = \"/test/rp$side.pk\"#" \
+        -e "s#^secret_key = .*#secret_key = \"/test/rp$side.sk\"#" -e "s#^listen = .*#listen = [\"127.0.0.1:910$side\"]#" \
+        -e "s#^public_key = \"/etc/rosenpass/wg0/peer.pqpk\"#public_key = \"/test/rp$other.pk\"#" \
+        -e "s#^endpoint = .*#endpoint = \"127.0.0.1:910$other\"#" -e "s/^device = .*/device = \"wg$side\"/" \
+        -e "s#^peer = .*#peer = \"$(cat "$work/wg$other.pub")\"#" -e 's/^verbosity = .*/verbosity = "Verbose"/' \
+        "$examples/wg0.toml" > "$root/test/wg$side.toml"
+done
+for file in "$root"/etc/systemd/network/* "$root"/test/wg?.toml; do
+    ! grep -v "^#" "$file" | grep -q "PEER_WIREGUARD_PUBLIC_KEY\|192\.0\.2\.\|/etc/rosenpass\|/etc/systemd/network/wg0" \
+        || fail "$(basename "$file"): an example value was not replaced: $(cat "$file")"
 done
 initial=$(cat "$root/test/net/initial.psk")
 

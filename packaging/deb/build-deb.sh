@@ -93,6 +93,8 @@ for unit in rosenpass-exchange.service rosenpass-link.service rosenpass-link-ssh
         rosenpass-link-tls.service rosenpass-link-tls-device.service; do
     sed 's#/usr/local/bin/#/usr/bin/#g' "$root/systemd/$unit" > "$doc/examples/systemd/$unit"
 done
+# The networkd and NetworkManager setups of docs/packaging.md.
+cp -r "$here/../examples/networkd" "$here/../examples/NetworkManager" "$doc/examples/"
 find "$doc" -type f -exec chmod 0644 {} +
 find "$doc" -type d -exec chmod 0755 {} +
 # A package built outside Debian closes no ITP bug.
