@@ -134,6 +134,8 @@ public final class PSKBrokerClient: Sendable {
         var queue: PSKDeliveryQueue
         var stopping = false
         var thread: JoinableThread?
+        /// For `.spawnBroker`: the arguments set by ``setBrokerArguments(_:)``, if any.
+        var brokerArguments: [String]?
     }
 
     /// The broker this client talks to.
@@ -196,6 +198,19 @@ public final class PSKBrokerClient: Sendable {
         poke()
     }
 
+    /// For a ``PSKBrokerEndpoint/spawnBroker(executable:arguments:)`` endpoint: the arguments to
+    /// start the broker with from now on, in place of the endpoint's (the daemon passes the
+    /// allow-list of its peers). A running broker is replaced by one with these arguments, and every
+    /// peer's current key is sent again; the same arguments again change nothing. Other endpoints
+    /// ignore them.
+    public func setBrokerArguments(_ arguments: [String]) {
+        let changed = shared.withLock { shared -> Bool in
+            defer { shared.brokerArguments = arguments }
+            return shared.brokerArguments != arguments
+        }
+        if changed { poke() }
+    }
+
     /// Where the current key of `peer` on `interface` stands, or `nil` if none was set.
     public func state(peer: WireGuardPublicKey, interface: String) -> PSKDeliveryState? {
         shared.withLock { $0.queue.state(of: PeerOnInterface(interface: interface, peer: peer)) }
@@ -229,6 +244,8 @@ public final class PSKBrokerClient: Sendable {
         var connection: Int32 = -1
         var outgoing: Int32 = -1
         var childPID: pid_t = 0
+        /// The arguments the running spawned broker was started with.
+        var spawnedArguments: [String]?
         var decoder = FrameDecoder(maximumPayload: BrokerWire.responseSize, discardLimit: UInt64(BrokerWire.responseSize))
 
         init(client: PSKBrokerClient) {
@@ -250,6 +267,14 @@ public final class PSKBrokerClient: Sendable {
             while !client.shared.withLock({ $0.stopping }) {
                 let now = POSIX.monotonicNow()
                 if connection < 0 && withQueue({ $0.wantsConnection(now: now) }) { connect(now: now) }
+                if connection >= 0, case .spawnBroker = endpoint,
+                   let wanted = client.shared.withLock({ $0.brokerArguments }), wanted != spawnedArguments {
+                    // A planned restart, not a lost broker: no back-off, every key sent again.
+                    logger.info("the PSK broker's arguments (its allow-list) changed; starting it again with them")
+                    closeConnection()
+                    reapChild(wait: true)
+                    connect(now: now)
+                }
                 if connection >= 0 { sendNext(now: now) }
 
                 var fds = [pollfd(fd: client.wake.read, events: Int16(POLLIN), revents: 0)]
@@ -298,8 +323,10 @@ public final class PSKBrokerClient: Sendable {
                         throw error
                     }
                     connection = mine
-                case .spawnBroker(let executable, let arguments):
+                case .spawnBroker(let executable, let configured):
                     reapChild(wait: true)
+                    let arguments = client.shared.withLock { $0.brokerArguments } ?? configured
+                    spawnedArguments = arguments
                     let requests = try POSIX.pipe()
                     defer { close(requests.read) }
                     let responses: (read: Int32, write: Int32)

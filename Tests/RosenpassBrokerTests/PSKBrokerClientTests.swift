@@ -188,6 +188,37 @@ import RosenpassSystem
         #expect(eventually { childProcesses(withArgument: marker).count == 1 && !childProcesses(withArgument: marker).contains(child) })
     }
 
+    /// The daemon's default broker gets the allow-list of its peers (setBrokerArguments); when a
+    /// reload adds a peer, the broker is started again with the longer list and the key goes through.
+    @Test func spawnedPrivilegedBroker_isStartedAgain_whenItsArgumentsChange() throws {
+        let privileged = BuiltProducts.executable("rosenpass-wireguard-broker-privileged").path
+        let marker = "rpa\(getpid() % 1_000_000)"  // interface names that do not exist
+        let events = EventLog()
+        let log = LogCapture()
+        let client = try makeClient(.spawnBroker(executable: privileged, arguments: []), events: events, retry: 5, log: log)
+        client.setBrokerArguments(["--allow-peer", "\(marker)a:\(Frames.peer(1).base64)"])
+        try client.start()
+        defer { client.shutdown() }
+        try client.setPresharedKey(Frames.psk(1), peer: Frames.peer(1), interface: "\(marker)a")
+        try client.setPresharedKey(Frames.psk(2), peer: Frames.peer(2), interface: "\(marker)b")
+        // Allowed: the broker looks for the interface (there is none); not allowed: refused.
+        #expect(eventually { client.state(peer: Frames.peer(1), interface: "\(marker)a") == .failed(.noSuchInterface) }, "\(log.text)")
+        #expect(eventually { client.state(peer: Frames.peer(2), interface: "\(marker)b") == .failed(.internalError) })
+        let first = childProcesses(withArgument: "\(marker)a:\(Frames.peer(1).base64)")
+        #expect(first.count == 1)
+
+        client.setBrokerArguments(["--allow-peer", "\(marker)a:\(Frames.peer(1).base64)", "--allow-peer", "\(marker)b:\(Frames.peer(2).base64)"])
+        #expect(eventually { client.state(peer: Frames.peer(2), interface: "\(marker)b") == .failed(.noSuchInterface) }, "\(log.text)")
+        #expect(log.text.contains("the PSK broker's arguments (its allow-list) changed; starting it again with them"))
+        #expect(!log.text.contains("lost the PSK broker"), "a planned restart is not a lost broker")
+        let second = childProcesses(withArgument: "\(marker)b:\(Frames.peer(2).base64)")
+        #expect(second.count == 1 && Set(second).isDisjoint(with: first), "the first broker was replaced")
+        // The same arguments again change nothing.
+        client.setBrokerArguments(["--allow-peer", "\(marker)a:\(Frames.peer(1).base64)", "--allow-peer", "\(marker)b:\(Frames.peer(2).base64)"])
+        usleep(300_000)
+        #expect(childProcesses(withArgument: "\(marker)b:\(Frames.peer(2).base64)") == second)
+    }
+
     @Test func malformedResponse_dropsTheConnection_andTheKeyIsResent() throws {
         let (ours, theirs) = try POSIX.socketPair()
         let events = EventLog()

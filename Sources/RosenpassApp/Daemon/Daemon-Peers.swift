@@ -85,8 +85,27 @@ extension Daemon {
             wireGuardCommand!.add(target, peer: index)
         }
         indexAddresses(of: index)
+        if let target = prepared.brokerTarget { allowInDefaultBroker(PeerOnInterface(interface: target.0, peer: target.1)) }
         if time > 0 { eraseWireGuardKey(of: peers[index]) }
     }
+
+    /// The daemon's default broker (the privileged broker it spawns) runs with an allow-list of the
+    /// WireGuard peers configured since start: `--allow-peer IF:KEY` for each, or `--allow-interface
+    /// IF` for their interfaces once there are more than ``defaultBrokerPeerLimit`` (the command line
+    /// stays short). A peer taken out by a reload stays on it, so that the random key it gets on its
+    /// way out still passes. A broker the daemon did not spawn has an allow-list of its own.
+    func allowInDefaultBroker(_ pair: PeerOnInterface) {
+        guard let broker, case .spawnBroker = broker.endpoint, defaultBrokerAllowList.pairs.insert(pair).inserted else { return }
+        if defaultBrokerAllowList.order.count <= Self.defaultBrokerPeerLimit { defaultBrokerAllowList.order.append(pair) }
+        if !defaultBrokerAllowList.interfaces.contains(pair.interface) { defaultBrokerAllowList.interfaces.append(pair.interface) }
+        let arguments = defaultBrokerAllowList.pairs.count <= Self.defaultBrokerPeerLimit
+            ? defaultBrokerAllowList.order.flatMap { ["--allow-peer", "\($0.interface):\($0.peer.base64)"] }
+            : defaultBrokerAllowList.interfaces.flatMap { ["--allow-interface", $0] }
+        broker.setBrokerArguments(arguments)
+    }
+
+    /// Above this many peers the default broker is allow-listed by interface rather than by peer.
+    static let defaultBrokerPeerLimit = 256
 
     /// Takes a peer out: fail closed. Its `key_out` gets a random key (with a `stale` line on stdout)
     /// and WireGuard a random pre-shared key, so nothing keeps using its last exchanged key; then the

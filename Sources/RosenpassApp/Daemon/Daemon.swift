@@ -98,6 +98,9 @@ public final class Daemon {
     private let metricsServer: MetricsHTTPServer?
     /// What the broker client reported (its thread writes, the loop reads).
     private let brokerCounters = BrokerCounters()
+    /// What the default broker may key (``allowInDefaultBroker(_:)``): every pair, the first
+    /// ``defaultBrokerPeerLimit`` in the order they came, and their interfaces.
+    var defaultBrokerAllowList: (pairs: Set<PeerOnInterface>, order: [PeerOnInterface], interfaces: [String]) = ([], [], [])
     private var datagramsReceived = 0
     var monitor = PeerMonitor(peers: [], now: 0)
     private var drops = DropLog()

@@ -172,8 +172,39 @@ struct DaemonBrokerTests {
         #expect(!daemonSockets.isEmpty, "the daemon's UDP sockets are seen")
         #expect(daemonSockets.isDisjoint(with: unixSockets), "the daemon holds no unix socket")
         #expect(socketInodes(of: spawned.pid).isDisjoint(with: unixSockets), "neither does the privileged broker")
+        #expect(spawned.command.hasSuffix("\u{0}--allow-peer\u{0}rp-test0:\(testWireGuardPeer)\u{0}"),
+                "its allow-list is the configured peer: \(spawned.command)")
         #expect(try await a.stop() == 0)
         #expect(kill(spawned.pid, 0) != 0 || processState(spawned.pid) == "Z", "the privileged broker ended with the daemon")
+    }
+
+    /// A reload that adds a WireGuard peer starts the default broker again with the longer
+    /// allow-list; a peer taken out stays on it (its random key on the way out must pass).
+    @Test func defaultBroker_allowList_growsWithAReload() async throws {
+        let pair = try await Pair()
+        let first = pair.a.wireGuardConfig(peer: pair.b, endpoint: false)
+        let config = pair.writeConfig("a.toml", first)
+        let a = try RosenpassProcess(["exchange-config", config], name: "a", directory: pair.folder.path)
+        let pid = a.process.processIdentifier
+        let before = try #require(try await child(of: pid, named: "rosenpass-wireguard-broker-privileged"), "stderr:\n\(a.stderr)")
+        let otherPeer = Data((0..<32).map { UInt8($0 &* 5 &+ 1) }).base64EncodedString()
+        // A second peer (with a's own key: allowed, with a warning; no handshake is needed here).
+        let second = first + "\n[[peers]]\npublic_key = \(TOMLQuote(pair.a.keys.publicKey))\ndevice = \"rp-test1\"\npeer = \"\(otherPeer)\"\n"
+        _ = pair.writeConfig("a.toml", second)
+        a.process.send(SIGHUP)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(20))
+        var after: (pid: Int32, command: String)?
+        while Date() < deadline {
+            after = children(of: pid).first { $0.command.contains("rosenpass-wireguard-broker-privileged") && $0.command.contains("rp-test1") }
+            if after != nil { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let replaced = try #require(after, "no broker with the longer allow-list; stderr:\n\(a.stderr)")
+        #expect(replaced.command.hasSuffix("\u{0}--allow-peer\u{0}rp-test0:\(testWireGuardPeer)\u{0}--allow-peer\u{0}rp-test1:\(otherPeer)\u{0}"),
+                "\(replaced.command)")
+        #expect(replaced.pid != before.pid)
+        #expect(kill(before.pid, 0) != 0 || processState(before.pid) == "Z", "the broker with the old list ended")
+        #expect(try await a.stop() == 0)
     }
 
     /// `--psk-broker-spawn`: the reference's spawn mode, the socket handler on a socket pair at fd 3.
