@@ -93,7 +93,22 @@ caps=$(getcap "$privileged")
 grep -qi 'cap_net_admin[=+]eip' <<< "$caps" || fail "$privileged has no CAP_NET_ADMIN file capability: '$caps'"
 [ "$(stat -c '%a %U %G' "$privileged")" = "754 root rosenpass-broker" ] \
     || fail "$privileged is $(stat -c '%a %U %G' "$privileged"), expected 754 root rosenpass-broker"
-echo "installed: programs, man pages, completions, units, accounts; $privileged: $caps, mode 754 root:rosenpass-broker"
+# Who may run it: a member of rosenpass-broker (as rosenpass@.service's dynamic user is), no one
+# else. Asked with access(2) (`test -x`): this test machine's sandboxed kernel lets execve(2) run
+# files whose execute bits say no (seen here with a 0700 root file run by uid 1000), so running it
+# would prove nothing; on a normal kernel execve(2) applies the same bits.
+nobody_gid=$(getent group nogroup | cut -d: -f3)
+broker_gid=$(getent group rosenpass-broker | cut -d: -f3)
+setpriv --reuid=65534 --regid="$nobody_gid" --groups="$broker_gid" --inh-caps=-all sh -c "test -x '$privileged'" \
+    || fail "a member of rosenpass-broker may not run $privileged"
+if setpriv --reuid=65534 --regid="$nobody_gid" --clear-groups --inh-caps=-all sh -c "test -x '$privileged'"; then
+    fail "$privileged may be run by a user outside rosenpass-broker"
+fi
+setpriv --reuid=65534 --regid="$nobody_gid" --groups="$broker_gid" --inh-caps=-all "$privileged" --version > /dev/null \
+    || fail "$privileged does not start as a member of rosenpass-broker"
+grep -q '^SupplementaryGroups=rosenpass-broker$' /lib/systemd/system/rosenpass@.service \
+    || fail "rosenpass@.service's user could not run the privileged broker (no SupplementaryGroups=rosenpass-broker)"
+echo "installed: programs, man pages, completions, units, accounts; $privileged: $caps, mode 754 root:rosenpass-broker, runnable by its group only"
 
 for unit in rosenpass@.service rosenpass-brokered@.service rp@.service rosenpass-broker.service; do
     instance=${unit/@./@example.}
@@ -195,7 +210,6 @@ TOML
 done
 # The broker's allow-list names the one peer the brokered daemon may key.
 printf 'peer rpdeb-b %s\n' "$(cat "$work/rpdeb-a.pub")" > /etc/rosenpass/broker.policy
-nobody_gid=$(getent group nogroup | cut -d: -f3)
 clients_gid=$(getent group rosenpass-broker-clients | cut -d: -f3)
 
 # rosenpass-broker.service: RuntimeDirectory=rosenpass-broker; as root here, because wireguard-go's

@@ -92,6 +92,7 @@ expect rosenpass@.service ExecStart "/usr/bin/rosenpass exchange-config /etc/ros
 expect rosenpass@.service LoadCredential "pqsk:/etc/rosenpass/%i/pqsk"
 expect rosenpass@.service DynamicUser yes
 expect rosenpass@.service CapabilityBoundingSet CAP_NET_ADMIN
+expect rosenpass@.service SupplementaryGroups rosenpass-broker
 expect rosenpass-brokered@.service ExecStart "/usr/bin/rosenpass --psk-broker /run/rosenpass-broker/broker.sock exchange-config /etc/rosenpass/%i.toml"
 expect rosenpass-brokered@.service CapabilityBoundingSet ""
 expect rosenpass-brokered@.service SupplementaryGroups rosenpass-broker-clients
