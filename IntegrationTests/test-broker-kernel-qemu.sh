@@ -64,24 +64,9 @@ frames "wg0:$p1:$psk2" "wg0:$p2:$psk2" "nosuch0:$p1:$psk2" "lo:$p1:$psk2" "wg1:$
     > "$root/test/requests.bin"
 frames "wg0:$p1:$psk2" > "$root/test/request-psk2.bin"
 
-(cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
-log "initramfs: $(du -h "$work/initramfs.cpio" | cut -f1)"
-
-# --- Boot. Software emulation boots this guest in well under a minute; KVM is opt-in
-# (ROSENPASS_QEMU_KVM=1) because nested KVM is often present but broken (MSR errors) in CI machines.
-accel=(-machine q35 -cpu max)
-[ "${ROSENPASS_QEMU_KVM:-}" = 1 ] && accel=(-machine q35,accel=kvm -cpu host)
-log "booting the guest (${accel[*]})"
-timeout 300 qemu-system-x86_64 "${accel[@]}" -m 768 -smp 1 -nodefaults -display none -no-reboot \
-    -serial file:"$work/console.log" \
-    -kernel "$cache/kernel/vmlinuz" -initrd "$work/initramfs.cpio" \
-    -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" || fail "qemu failed or timed out"
-show_on_failure="$work/console.log"
-tr -d '\r' < "$work/console.log" > "$work/results.log"
+# --- Boot.
+boot_qemu_guest "$root" "$cache" "$work" 300 768 1
 result() { grep "^RP-RESULT $1" "$work/results.log" | head -1 | cut -d' ' -f3-; }
-
-grep -q "^RP-RESULT done" "$work/results.log" || fail "the guest did not finish"
-! grep -q "^RP-RESULT insmod-failed" "$work/results.log" || fail "a module did not load: $(grep insmod-failed "$work/results.log")"
 ! grep -q "^RP-RESULT no-wireguard-link" "$work/results.log" || fail "ip link add wg0 type wireguard failed"
 log "guest kernel: $(result kernel)"
 ! grep -q "^RP-RESULT setcap-failed" "$work/results.log" || fail "setcap failed in the guest"

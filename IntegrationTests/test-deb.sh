@@ -119,7 +119,12 @@ done
 echo "installed units: systemd-analyze verify passes"
 
 # The reference's package test: server and client from the example, on one host.
-exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/rp@.service)
+# An installed unit's command line (ExecStart=, continuation lines joined), %i as $2.
+unit_command() {
+    awk '/^ExecStart=/ { on = 1; sub(/^ExecStart=/, "") } on { more = sub(/\\$/, ""); printf "%s", $0; if (!more) exit }' \
+        "/lib/systemd/system/$1" | sed "s/%i/${2:-%i}/g"
+}
+exec_start=$(unit_command rp@.service)
 [ "$exec_start" = "/usr/bin/rp exchange-config /etc/rosenpass/%i.toml" ] || fail "rp@.service runs '$exec_start'"
 example=/etc/rosenpass/example.toml
 sed -e 's/^dev = .*/dev = "rp-server"/' -e 's#^private_keys_dir = .*#private_keys_dir = "/run/credentials/rp@server.service"#' \
@@ -174,9 +179,7 @@ rm -rf /etc/rosenpass/server /etc/rosenpass/client /etc/rosenpass/server.toml /e
 # The daemon's units: rosenpass@rpdeb-a (default broker: the privileged broker spawned from /usr/bin)
 # against rosenpass-brokered@rpdeb-b, whose keys go through rosenpass-broker.service's socket handler;
 # both on wireguard-go interfaces. Each is run with its installed unit's command line.
-unit_command() { sed -n 's/^ExecStart=//p' "/lib/systemd/system/$1" | sed "s/%i/$2/g"; }
-broker_command=$(awk '/^ExecStart=/ { on = 1; sub(/^ExecStart=/, "") } on { more = sub(/\\$/, ""); printf "%s", $0; if (!more) exit }' \
-    /lib/systemd/system/rosenpass-broker.service)
+broker_command=$(unit_command rosenpass-broker.service)
 for side in a b; do
     (umask 077; wg genkey > "$work/rpdeb-$side.key"; wg genpsk > "$work/initial-$side.psk")
     wg pubkey < "$work/rpdeb-$side.key" > "$work/rpdeb-$side.pub"

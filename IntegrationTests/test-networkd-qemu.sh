@@ -89,22 +89,8 @@ for file in "$root"/etc/systemd/network/* "$root"/test/wg?.toml; do
 done
 initial=$(cat "$root/test/net/initial.psk")
 
-(cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
-log "initramfs: $(du -h "$work/initramfs.cpio" | cut -f1)"
-
-accel=(-machine q35 -cpu max)
-[ "${ROSENPASS_QEMU_KVM:-}" = 1 ] && accel=(-machine q35,accel=kvm -cpu host)
-log "booting the guest (${accel[*]})"
-timeout 900 qemu-system-x86_64 "${accel[@]}" -m 2048 -smp 2 -nodefaults -display none -no-reboot \
-    -serial file:"$work/console.log" \
-    -kernel "$cache/kernel/vmlinuz" -initrd "$work/initramfs.cpio" \
-    -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" || fail "qemu failed or timed out"
-show_on_failure="$work/console.log"
-tr -d '\r' < "$work/console.log" > "$work/results.log"
+boot_qemu_guest "$root" "$cache" "$work" 900 2048 2
 result() { grep "^RP-RESULT $1" "$work/results.log" | head -1 | cut -d' ' -f3-; }
-
-grep -q "^RP-RESULT done" "$work/results.log" || fail "the guest did not finish"
-! grep -q "^RP-RESULT insmod-failed" "$work/results.log" || fail "a module did not load: $(grep insmod-failed "$work/results.log")"
 log "guest kernel: $(result kernel)"
 [ "$(result networkd-initial)" = "$initial $initial" ] || fail "networkd did not install the initial key: $(result networkd-initial)"
 [ "$(result exchanged)" = yes ] || fail "the daemons did not agree on a key: $(result exchanged)"

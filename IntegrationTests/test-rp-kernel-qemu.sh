@@ -53,24 +53,10 @@ for host in alice bob; do
     "$ROSENPASS_BIN_DIR/rp" genkey "$root/test/$host.private" 2> /dev/null || fail "rp genkey $host"
     "$ROSENPASS_BIN_DIR/rp" pubkey "$root/test/$host.private" "$root/test/$host.public" || fail "rp pubkey $host"
 done
-(cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
-log "initramfs: $(du -h "$work/initramfs.cpio" | cut -f1)"
-
-# --- Boot (software emulation; KVM is opt-in with ROSENPASS_QEMU_KVM=1, as in the broker suite).
-accel=(-machine q35 -cpu max)
-[ "${ROSENPASS_QEMU_KVM:-}" = 1 ] && accel=(-machine "q35,accel=kvm" -cpu host)
-log "booting the guest (${accel[*]})"
-timeout 300 qemu-system-x86_64 "${accel[@]}" -m 2048 -smp 1 -nodefaults -display none -no-reboot \
-    -serial file:"$work/console.log" \
-    -kernel "$cache/kernel/vmlinuz" -initrd "$work/initramfs.cpio" \
-    -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" || fail "qemu failed or timed out"
-show_on_failure="$work/results.log"
-tr -d '\r' < "$work/console.log" > "$work/results.log"
+# --- Boot.
+boot_qemu_guest "$root" "$cache" "$work" 300 2048 1
 result() { grep "^RP-RESULT $1 " "$work/results.log" | head -1 | cut -d' ' -f3-; }
 flag() { grep -q "^RP-RESULT $1\$" "$work/results.log"; }
-
-flag "done" || fail "the guest did not finish"
-! grep -q "^RP-RESULT insmod-failed" "$work/results.log" || fail "a module did not load: $(grep insmod-failed "$work/results.log")"
 log "guest kernel: $(result kernel)"
 for host in alice bob; do
     [[ "$(result "$host-up")" == *"is up with kernel WireGuard"* ]] || fail "$host's rp did not come up with kernel WireGuard: $(result "$host-up")"

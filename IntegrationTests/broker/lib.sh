@@ -132,3 +132,26 @@ copy_libraries() {
         cp -L "$lib" "$2$lib"
     done
 }
+
+# Packs the guest's root folder $1 into an initramfs, boots it with the Debian kernel in $2 (the
+# cache of fetch_debian_kernel) and writes what the guest printed, without carriage returns, to
+# $3/results.log; fails unless the guest said "RP-RESULT done" and every module loaded. Further
+# arguments: the time limit in seconds, the memory in MiB, the CPUs. Software emulation boots these
+# guests in well under a minute; KVM is opt-in (ROSENPASS_QEMU_KVM=1) because nested KVM is often
+# present but broken (MSR errors) in CI machines.
+boot_qemu_guest() {
+    local root=$1 cache=$2 work=$3 limit=$4 memory=$5 cpus=$6
+    (cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
+    log "initramfs: $(du -h "$work/initramfs.cpio" | cut -f1)"
+    local accel=(-machine q35 -cpu max)
+    [ "${ROSENPASS_QEMU_KVM:-}" = 1 ] && accel=(-machine q35,accel=kvm -cpu host)
+    log "booting the guest (${accel[*]})"
+    timeout "$limit" qemu-system-x86_64 "${accel[@]}" -m "$memory" -smp "$cpus" -nodefaults -display none -no-reboot \
+        -serial file:"$work/console.log" \
+        -kernel "$cache/kernel/vmlinuz" -initrd "$work/initramfs.cpio" \
+        -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" || fail "qemu failed or timed out"
+    show_on_failure="$work/results.log"
+    tr -d '\r' < "$work/console.log" > "$work/results.log"
+    grep -q "^RP-RESULT done\$" "$work/results.log" || fail "the guest did not finish"
+    ! grep -q "^RP-RESULT insmod-failed" "$work/results.log" || fail "a module did not load: $(grep insmod-failed "$work/results.log")"
+}
