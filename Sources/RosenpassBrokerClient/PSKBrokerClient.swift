@@ -363,7 +363,7 @@ public final class PSKBrokerClient: Sendable {
                 if outgoing != connection { try POSIX.setNonBlocking(outgoing) }
             } catch {
                 closeConnection()
-                if let delay = withQueue({ $0.connectionFailed(now: now) }) {
+                if let delay = withQueue({ $0.connectionLost(now: now) }) {
                     logger.warning("PSK broker unavailable (\(endpoint)): \(error); retrying in \(delay) s")
                 } else {
                     giveUp(reason: "\(error)")

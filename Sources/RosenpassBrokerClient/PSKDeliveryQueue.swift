@@ -125,15 +125,10 @@ package struct PSKDeliveryQueue: Sendable {
         }
     }
 
-    /// A connection attempt failed. Returns the seconds until the next one, or nil when the broker
-    /// cannot be reached again.
-    package mutating func connectionFailed(now: Double) -> Double? {
-        lose(now: now)
-    }
-
-    /// The connection broke (a failed write or read, no answer in time, a malformed or unasked-for
-    /// answer). The request in flight, if any, is sent again on the next connection. Returns the
-    /// seconds until the reconnect, or nil when the broker cannot be reached again.
+    /// A connection attempt failed, or the connection broke (a failed write or read, no answer in
+    /// time, a malformed or unasked-for answer). The request in flight, if any, is sent again on the
+    /// next connection. Returns the seconds until the next attempt, or nil when the broker cannot be
+    /// reached again.
     package mutating func connectionLost(now: Double) -> Double? {
         lose(now: now)
     }

@@ -75,7 +75,7 @@ public final class SocketHandler {
     /// The I/O side of a connected client: its socket and the answer still to be written.
     private struct Connection {
         let fd: Int32
-        var outbox: [UInt8] = []
+        var outbox = PendingOutput()
     }
 
     /// The running privileged child: its pid and our ends of its stdin and stdout.
@@ -137,7 +137,7 @@ public final class SocketHandler {
             for (id, connection) in connections.sorted(by: { $0.key < $1.key }) {
                 var events: Int16 = 0
                 if state.readsFrom(id) { events |= Int16(POLLIN) }
-                if !connection.outbox.isEmpty { events |= Int16(POLLOUT) }
+                if connection.outbox.isPending { events |= Int16(POLLOUT) }
                 clientSlots.append((id, fds.count))
                 fds.append(pollfd(fd: connection.fd, events: events, revents: 0))
             }
@@ -226,7 +226,7 @@ public final class SocketHandler {
 
     private func serviceClient(_ id: Int, revents: Int16, now: Double) {
         guard let connection = connections[id] else { return }
-        if !connection.outbox.isEmpty {
+        if connection.outbox.isPending {
             flush(id, now: now)
             guard connections[id] != nil else { return }
         }
@@ -244,20 +244,15 @@ public final class SocketHandler {
     /// Writes what the socket takes of client `id`'s answer; tells the state once it is all out.
     private func flush(_ id: Int, now: Double) {
         guard var connection = connections[id] else { return }
-        while !connection.outbox.isEmpty {
-            let written = connection.outbox.withUnsafeBytes { send(connection.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { break }
-                connections[id] = connection
-                state.lost(id, reason: "write failed: \(String(cString: strerror(errno)))")
-                carryOutEffects()
-                return
-            }
-            connection.outbox.removeFirst(written)
-        }
+        let sent = connection.outbox.send(to: connection.fd)
+        let code = errno
         connections[id] = connection
-        if connection.outbox.isEmpty { state.answerWritten(to: id, now: now) }
+        guard sent != nil else {
+            state.lost(id, reason: "write failed: \(String(cString: strerror(code)))")
+            carryOutEffects()
+            return
+        }
+        if !connection.outbox.isPending { state.answerWritten(to: id, now: now) }
     }
 
     /// Carries out the state's effects in order (each may lead to more).
@@ -267,7 +262,7 @@ public final class SocketHandler {
             switch effect {
             case .send(let id, let bytes):
                 guard connections[id] != nil else { continue }
-                connections[id]!.outbox += bytes
+                connections[id]!.outbox.append(bytes)
                 flush(id, now: now)
             case .disconnect(let id):
                 if let connection = connections.removeValue(forKey: id) { close(connection.fd) }

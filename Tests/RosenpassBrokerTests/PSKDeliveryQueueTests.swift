@@ -19,7 +19,7 @@ import Testing
         var now = 0.0
         var delays: [Double] = []
         for _ in 0..<8 {
-            let delay = queue.connectionFailed(now: now)!
+            let delay = queue.connectionLost(now: now)!
             delays.append(delay)
             #expect(!queue.wantsConnection(now: now + delay - 0.001))
             #expect(queue.nextDeadline() == now + delay)
