@@ -2,7 +2,7 @@
 # Installs the Debian packages the end-to-end tests need, when they are missing and we are root.
 # Without root nothing is installed; the end-to-end suites then say what they skip.
 set -euo pipefail
-packages=(valgrind wireguard-go wireguard-tools iproute2 iputils-ping procps openssh-server openssh-client socat openssl nftables systemd util-linux qemu-system-x86 libcap2-bin python3 python3-prometheus-client busybox-static cpio xz-utils gdb lintian binutils)
+packages=(valgrind wireguard-go wireguard-tools iproute2 iputils-ping procps openssh-server openssh-client socat openssl nftables systemd util-linux qemu-system-x86 libcap2-bin python3 python3-prometheus-client busybox-static cpio xz-utils gdb lintian binutils debootstrap)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

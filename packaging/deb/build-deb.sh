@@ -82,7 +82,8 @@ install -D -m 0644 "$here/example.toml" "$stage/etc/rosenpass/example.toml"
 install -D -m 0644 "$here/broker.policy" "$stage/etc/rosenpass/broker.policy"
 printf '%s\n' /etc/rosenpass/example.toml /etc/rosenpass/broker.policy > "$stage/DEBIAN/conffiles"
 
-# Documentation: copyright, changelog, README, the multi-device units as examples.
+# Documentation: copyright, changelog, README; as examples the multi-device units and the
+# network managers' files (docs/packaging.md).
 doc="$stage/usr/share/doc/$package"
 install -D -m 0644 "$here/copyright" "$doc/copyright"
 sed -e "s/@VERSION@/$version/" -e "s/@DATE@/$(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}")/" \
