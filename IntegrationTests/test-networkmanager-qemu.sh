@@ -6,20 +6,22 @@
 # release with NetworkManager, D-Bus and udev, and this project's package installed into it with
 # dpkg. Two NetworkManager connections, wg0 and wg1 (the package's example wg0.nmconnection with the
 # test's keys), are peers of each other over loopback, each with a stored random initial preshared
-# key; rosenpass@wg0 and rosenpass@wg1 are the installed units, started by systemd (dynamic user,
-# credential, ambient capability, sandboxing as shipped), with the example wg0.toml. The package's
-# dispatcher script 90-rosenpass is installed as documented.
+# key. Both ways the package runs a daemon, as systemd starts its installed units (dynamic user,
+# credential, ambient capability, sandboxing as shipped): rosenpass@wg0 (its default broker) and
+# rosenpass-brokered@wg1 (no capability; through rosenpass-broker.service and its allow-list), with
+# the example wg0.toml. The package's dispatcher script 90-rosenpass is installed as documented.
 #
 # Asserts: NetworkManager activates both connections with the initial key; the units replace it with
 # one fresh key on both; `nmcli device reapply wg0` writes NetworkManager's key again (while the
 # units are not enabled, the dispatcher script leaves them alone: the behaviour docs/packaging.md
-# warns about); once they are enabled, a reapply and a down/up of the connection each restart
-# rosenpass@wg0 through the dispatcher script, and both sides agree on a new key within seconds; the
-# units ran as dynamic users; the key never appears in the journal.
+# warns about); a NetworkManager restart leaves the keys alone, and a reapply after it writes zeros;
+# once the units are enabled, a reapply and a down/up of wg0 and a reapply of wg1 each restart that
+# interface's unit through the dispatcher script, and both sides agree on a new key within seconds;
+# the daemons ran as dynamic users, the broker as rosenpass-broker; the key never appears in the
+# journal.
 #
 # The kernel is Debian's (as for the other QEMU suites); the guest's system is debootstrapped once
-# into $ROSENPASS_TEST_CACHE (or .cache/) from $ROSENPASS_DEBIAN_MIRROR (default deb.debian.org).
-# The package comes from packaging/deb/build-deb.sh (built already when test-deb.sh ran first).
+# into $ROSENPASS_TEST_CACHE (or .cache/) (prepare_systemd_guest in broker/lib.sh).
 set -euo pipefail
 source "$(dirname "$0")/broker/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,59 +36,11 @@ mkdir -p "$cache"
 fetch_debian_kernel "$cache"
 log "kernel $(cat "$cache/kernel/version")"
 
-# The guest's Debian system, made once. Only what the test needs, without recommends.
-release=$(. /etc/os-release && echo "$VERSION_CODENAME")
-guest_packages=systemd,systemd-sysv,libpam-systemd,dbus,udev,kmod,iproute2,network-manager,wireguard-tools,libcap2-bin,adduser
-system="$cache/nm-system-$release"
-if [ "$(cat "$system.ready" 2> /dev/null)" != "$guest_packages" ]; then
-    mirror=${ROSENPASS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-    log "debootstrap $release from $mirror into $system (once)"
-    rm -rf "$system" "$system.ready"
-    debootstrap --variant=minbase --include="$guest_packages" "$release" "$system" "$mirror" > "$cache/debootstrap.log" 2>&1 \
-        || { tail -20 "$cache/debootstrap.log" >&2; fail "debootstrap failed (log: $cache/debootstrap.log)"; }
-    rm -rf "$system"/var/cache/apt/* "$system"/var/lib/apt/lists/* "$system"/usr/share/{doc,man,locale,info}/*
-    echo "$guest_packages" > "$system.ready"
-fi
-
 work=$(mktemp -d /tmp/rp-nm-qemu.XXXXXX)
 on_exit "rm -rf '$work'"
-
-log "building the package (make deb)"
-deb=$(DEB_OUT="$work" "$broker_repo/packaging/deb/build-deb.sh" 2> "$work/build.log" | tail -1) \
-    || { tail -30 "$work/build.log" >&2; fail "packaging/deb/build-deb.sh failed"; }
-[ -f "$deb" ] || fail "no package at '$deb'"
-
-root="$work/root"
-cp -a "$system" "$root"
-cp "$deb" "$root/tmp/package.deb"
-chroot "$root" dpkg -i /tmp/package.deb > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; fail "dpkg -i in the guest system failed"; }
-rm "$root/tmp/package.deb"
-# Not wanted in a test guest: logins on the consoles (the serial console carries the results),
-# periodic jobs.
-for unit in getty@tty1.service serial-getty@ttyS0.service apt-daily.timer apt-daily-upgrade.timer \
-        dpkg-db-backup.timer e2scrub_all.timer fstrim.timer e2scrub_reap.service; do
-    ln -sf /dev/null "$root/etc/systemd/system/$unit"
-done
-
-mkdir -p "$root/test/modules"
-cp "$cache"/kernel/modules/*.ko "$root/test/modules/"
-cp "$cache/kernel/modules.order" "$root/test/modules.order"
-install -m 0755 "$here/networkmanager/guest-init.sh" "$root/init"
+prepare_systemd_guest "$cache" "$work"
+root=$guest_root
 install -m 0755 "$here/networkmanager/guest-test.sh" "$root/test/guest-test.sh"
-cat > "$root/etc/systemd/system/rp-nm-test.service" <<'EOF'
-[Unit]
-Description=test-networkmanager-qemu.sh's checks
-After=multi-user.target NetworkManager.service
-[Service]
-Type=oneshot
-ExecStart=/test/guest-test.sh
-StandardOutput=tty
-StandardError=tty
-TTYPath=/dev/ttyS0
-[Install]
-WantedBy=multi-user.target
-EOF
-ln -s /etc/systemd/system/rp-nm-test.service "$root/etc/systemd/system/multi-user.target.wants/rp-nm-test.service"
 
 # Keys: WireGuard (NetworkManager's), the initial preshared key, Rosenpass (the units').
 umask 077
@@ -121,11 +75,14 @@ for side in 0 1; do
         -e "s/^endpoint=.*/endpoint=127.0.0.1:5182$other/" -e "s#^address1=.*#address1=10.77.0.$((side + 1))/24#" \
         "$examples/NetworkManager/wg0.nmconnection" > "$connection"
     chmod 0600 "$connection"
-    sed -e "s#/etc/rosenpass/wg0/#/etc/rosenpass/wg$side/#" -e "s#rosenpass@wg0.service#rosenpass@wg$side.service#" \
+    service=rosenpass@wg$side.service
+    [ $side = 1 ] && service=rosenpass-brokered@wg$side.service
+    sed -e "s#/etc/rosenpass/wg0/#/etc/rosenpass/wg$side/#" -e "s#rosenpass@wg0.service#$service#" \
         -e "s#^listen = .*#listen = [\"127.0.0.1:910$side\"]#" -e "s#^endpoint = .*#endpoint = \"127.0.0.1:910$other\"#" \
         -e "s/^device = .*/device = \"wg$side\"/" -e "s#^peer = .*#peer = \"$(cat "$work/wg$other.pub")\"#" \
         -e 's/^verbosity = .*/verbosity = "Verbose"/' "$examples/networkd/wg0.toml" > "$root/etc/rosenpass/wg$side.toml"
 done
+echo "peer wg1 $(cat "$work/wg0.pub")" >> "$root/etc/rosenpass/broker.policy"
 install -m 0755 "$examples/NetworkManager/90-rosenpass" "$root/etc/NetworkManager/dispatcher.d/90-rosenpass"
 for file in "$root"/etc/NetworkManager/system-connections/* "$root"/etc/rosenpass/wg?.toml; do
     ! grep -v "^#" "$file" | grep -q "PEER_WIREGUARD_PUBLIC_KEY\|WIREGUARD_PRIVATE_KEY\|INITIAL_PRESHARED_KEY\|192\.0\.2\." \
@@ -139,7 +96,8 @@ log "guest kernel: $(result kernel)"
 exchanged=$(result exchanged)
 [ "${exchanged%% *}" = yes ] || fail "the units did not agree on a key: $exchanged"
 exchanged=${exchanged#yes }
-[ "$(result unit-user)" = dynamic ] || fail "rosenpass@wg0 did not run as a dynamic user: $(result unit-user)"
+[ "$(result users)" = "dynamic dynamic rosenpass-broker" ] \
+    || fail "the daemons did not run as dynamic users and the broker as rosenpass-broker: $(result users)"
 [ "$(result after-reapply)" = "$initial" ] \
     || fail "after 'nmcli device reapply wg0' wg0's key is '$(result after-reapply)', not NetworkManager's again"
 [ "$(result after-nm-restart)" = "$initial $exchanged" ] \
@@ -148,10 +106,10 @@ exchanged=${exchanged#yes }
 # has no secrets, and a reapply writes an all-zero key, which wg shows as "(none)".
 [ "$(result reapply-after-nm-restart)" = "(none)" ] \
     || fail "a reapply after a NetworkManager restart left wg0's key at '$(result reapply-after-nm-restart)', not (none) as observed before"
-for event in reapply up; do
+for event in reapply up reapply-brokered; do
     recovered=$(result "recovered-$event")
     [ "${recovered%% *}" = yes ] || fail "after the $event event the dispatcher script did not bring both sides to one new key: $recovered"
-    log "$event: rosenpass@wg0 restarted by the dispatcher script, both sides on a new key in ${recovered#yes }s"
+    log "$event: the unit restarted by the dispatcher script, both sides on a new key in ${recovered#yes }s"
 done
 ! grep -q "^RP-RESULT KEY-IN-LOG" "$work/results.log" || fail "an exchanged key appears in the journal"
 log "NetworkManager installed the initial key; the units replaced it; a reapply put it back, and after a NetworkManager restart wrote none; the dispatcher script restarts the unit on reapply and up"

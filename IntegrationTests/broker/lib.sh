@@ -155,3 +155,66 @@ boot_qemu_guest() {
     grep -q "^RP-RESULT done\$" "$work/results.log" || fail "the guest did not finish"
     ! grep -q "^RP-RESULT insmod-failed" "$work/results.log" || fail "a module did not load: $(grep insmod-failed "$work/results.log")"
 }
+
+# The root folder of a QEMU guest that boots Debian with systemd as PID 1 and this project's package
+# installed with dpkg, for the suites that need a real service manager (units started by systemd,
+# D-Bus, network managers). $1: the cache of fetch_debian_kernel, which also keeps the guest's
+# system, debootstrapped once from $ROSENPASS_DEBIAN_MIRROR (default deb.debian.org) in this
+# machine's Debian release; $2: the suite's work folder. Sets guest_root ($2/root). The package is
+# built by packaging/deb/build-deb.sh (at once when test-deb.sh has built it before). The suite adds
+# its files and /test/guest-test.sh, which runs as rp-guest-test.service once the system is up,
+# prints on the serial console, and powers the guest off; then boot_qemu_guest "$guest_root" ...
+# The package's file capability does not survive the initramfs (cpio carries no xattrs); the units
+# grant CAP_NET_ADMIN themselves.
+prepare_systemd_guest() {
+    local cache=$1 work=$2 release system mirror deb unit
+    local packages=systemd,systemd-sysv,libpam-systemd,dbus,udev,kmod,iproute2,network-manager,wireguard-tools,libcap2-bin,adduser
+    release=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    system="$cache/system-$release"
+    if [ "$(cat "$system.ready" 2> /dev/null)" != "$packages" ]; then
+        mirror=${ROSENPASS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+        log "debootstrap $release from $mirror into $system (once)"
+        rm -rf "$system" "$system.ready"
+        debootstrap --variant=minbase --include="$packages" "$release" "$system" "$mirror" > "$cache/debootstrap.log" 2>&1 \
+            || { tail -20 "$cache/debootstrap.log" >&2; fail "debootstrap failed (log: $cache/debootstrap.log)"; }
+        rm -rf "$system"/var/cache/apt/* "$system"/var/lib/apt/lists/* "$system"/usr/share/{doc,man,locale,info}/*
+        echo "$packages" > "$system.ready"
+    fi
+
+    log "building the package (make deb)"
+    deb=$(DEB_OUT="$work" "$broker_repo/packaging/deb/build-deb.sh" 2> "$work/build.log" | tail -1) \
+        || { tail -30 "$work/build.log" >&2; fail "packaging/deb/build-deb.sh failed"; }
+    [ -f "$deb" ] || fail "no package at '$deb'"
+
+    guest_root="$work/root"
+    cp -a "$system" "$guest_root"
+    cp "$deb" "$guest_root/tmp/package.deb"
+    chroot "$guest_root" dpkg -i /tmp/package.deb > "$work/dpkg.log" 2>&1 \
+        || { cat "$work/dpkg.log" >&2; fail "dpkg -i in the guest system failed"; }
+    rm "$guest_root/tmp/package.deb"
+    # Not wanted in a test guest: logins on the consoles (the serial console carries the results),
+    # periodic jobs. The suite enables what it needs (NetworkManager is enabled by its package).
+    for unit in getty@tty1.service serial-getty@ttyS0.service apt-daily.timer apt-daily-upgrade.timer \
+            dpkg-db-backup.timer e2scrub_all.timer fstrim.timer e2scrub_reap.service; do
+        ln -sf /dev/null "$guest_root/etc/systemd/system/$unit"
+    done
+
+    mkdir -p "$guest_root/test/modules"
+    cp "$cache"/kernel/modules/*.ko "$guest_root/test/modules/"
+    cp "$cache/kernel/modules.order" "$guest_root/test/modules.order"
+    install -m 0755 "$broker_here/systemd-guest-init.sh" "$guest_root/init"
+    cat > "$guest_root/etc/systemd/system/rp-guest-test.service" <<'EOF'
+[Unit]
+Description=the end-to-end suite's checks
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/test/guest-test.sh
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+[Install]
+WantedBy=multi-user.target
+EOF
+    ln -s /etc/systemd/system/rp-guest-test.service "$guest_root/etc/systemd/system/multi-user.target.wants/rp-guest-test.service"
+}
