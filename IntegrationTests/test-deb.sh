@@ -18,7 +18,8 @@
 #   (the system accounts stay, as Debian keeps them).
 #
 # This machine's service manager is not systemd, so the units' command lines are run by hand, as
-# root (the units run them as a dynamic user with CAP_NET_ADMIN). Needs root: skips (77) without.
+# root (the units run them as a dynamic user with CAP_NET_ADMIN); test-units-systemd-qemu.sh and the
+# network-manager suites have systemd start them in a guest. Needs root: skips (77) without.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root_dir=$(cd "$here/.." && pwd)

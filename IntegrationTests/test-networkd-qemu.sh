@@ -47,7 +47,7 @@ for side in 0 1; do
     wg genkey > "$root/etc/systemd/network/wg$side.key"
     wg pubkey < "$root/etc/systemd/network/wg$side.key" > "$work/wg$side.pub"
     wg genpsk > "$root/etc/systemd/network/wg$side.initial-psk"
-    mkdir -p "$root/etc/rosenpass/wg$side"
+    install -d -m 0755 "$root/etc/rosenpass/wg$side"  # as wg0.toml says
     "$ROSENPASS_BIN_DIR/rosenpass" gen-keys --secret-key "$root/etc/rosenpass/wg$side/pqsk" \
         --public-key "$root/etc/rosenpass/wg$side/pqpk" > /dev/null 2>&1 || fail "rosenpass gen-keys"
 done
@@ -60,7 +60,6 @@ chroot "$root" chgrp systemd-network /etc/systemd/network/wg0.key /etc/systemd/n
 chmod 0640 "$root"/etc/systemd/network/wg?.key "$root"/etc/systemd/network/wg?.initial-psk
 for side in 0 1; do
     other=$((1 - side))
-    chmod 0755 "$root/etc/rosenpass/wg$side"
     chmod 0644 "$root/etc/rosenpass/wg$side/pqpk"
     cp "$root/etc/rosenpass/wg$other/pqpk" "$root/etc/rosenpass/wg$side/peer.pqpk"
 done

@@ -47,7 +47,7 @@ umask 077
 for side in 0 1; do
     wg genkey > "$work/wg$side.key"
     wg pubkey < "$work/wg$side.key" > "$work/wg$side.pub"
-    mkdir -p "$root/etc/rosenpass/wg$side"
+    install -d -m 0755 "$root/etc/rosenpass/wg$side"  # as wg0.toml says
     "$ROSENPASS_BIN_DIR/rosenpass" gen-keys --secret-key "$root/etc/rosenpass/wg$side/pqsk" \
         --public-key "$root/etc/rosenpass/wg$side/pqpk" > /dev/null 2>&1 || fail "rosenpass gen-keys"
 done
@@ -57,7 +57,6 @@ initial=$(cat "$work/initial.psk")
 echo "$initial" > "$root/test/initial.psk"
 for side in 0 1; do
     other=$((1 - side))
-    chmod 0755 "$root/etc/rosenpass/wg$side"
     chmod 0644 "$root/etc/rosenpass/wg$side/pqpk"
     cp "$root/etc/rosenpass/wg$other/pqpk" "$root/etc/rosenpass/wg$side/peer.pqpk"
 done

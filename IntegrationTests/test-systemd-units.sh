@@ -12,8 +12,9 @@
 #   guide's (sshd -T -C ...).
 #
 # The units are not started here: this machine's service manager is not systemd. The end-to-end
-# suite test-multi-device-isolation.sh runs the units' commands (ExecStart=) by hand, as the users
-# they name, with the capabilities they grant.
+# suite test-multi-device-isolation.sh runs the multi-device units' commands (ExecStart=) by hand, as
+# the users they name, with the capabilities they grant; the package's units are started by systemd
+# in QEMU guests (test-units-systemd-qemu.sh, test-networkd-qemu.sh, test-networkmanager-qemu.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 units="$here/../systemd"

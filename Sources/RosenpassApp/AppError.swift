@@ -82,7 +82,11 @@ public struct AppError: Error, Hashable, Sendable, CustomStringConvertible {
             return "\(file): \(message)"
         case .system(let call, let file, let code):
             // "(os error N)" as the reference prints it; its tests look for e.g. "Is a directory (os error 21)".
-            return "\(file): \(call) failed: \(String(cString: strerror(code))) (os error \(code))"
+            let text = "\(file): \(call) failed: \(String(cString: strerror(code))) (os error \(code))"
+            // Permission denied: say who was denied. Under a unit with DynamicUser= that user exists
+            // only while the unit runs, and a folder on the way (not the file) is the usual cause.
+            guard code == EACCES else { return text }
+            return "\(text); user \(geteuid()) may not open it or search a folder on its way"
         case .usage(let message):
             return message
         case .runtime(let message):

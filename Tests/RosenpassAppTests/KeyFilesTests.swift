@@ -117,6 +117,14 @@ struct KeyFilesTests {
         #expect(errorText { _ = try StaticKeyFiles.loadPublicKey(folder.path) }.hasSuffix("Is a directory (os error 21)"))
     }
 
+    /// A unit's dynamic user that may not reach a key file is told who it is: that user exists only
+    /// while the unit runs, and the cause is usually a folder on the way (as rp@'s key folder).
+    @Test func permissionDenied_namesTheUserAndTheFolders() {
+        #expect(AppError.system("open", "/etc/rosenpass/server/peers/client/wgpk", errno: EACCES).description
+            == "/etc/rosenpass/server/peers/client/wgpk: open failed: Permission denied (os error 13); "
+            + "user \(geteuid()) may not open it or search a folder on its way")
+    }
+
     @Test(arguments: [0o640, 0o604, 0o644, 0o660, 0o602] as [mode_t])
     func secretKeyReadableByOthers_isRefusedWithTheFix(_ mode: mode_t) {
         let folder = TemporaryFolder()

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The package's rp@.service started by systemd, as the reference's package test runs it: a QEMU
+# guest boots a Debian system with systemd as PID 1 and this project's package installed with dpkg
+# (prepare_systemd_guest in broker/lib.sh). Its checks (units/guest-test.sh) make keys with the
+# installed rp, derive a server and a client configuration from /etc/rosenpass/example.toml, and
+# `systemctl start rp@server rp@client`: systemd hands the keys over as credentials, runs rp as a
+# dynamic user with CAP_NET_ADMIN and the sandboxing as shipped, and rp creates the kernel WireGuard
+# interfaces rp-server and rp-client.
+#
+# Asserts: while the key folder is still 0700 as rp genkey made it, rp@server fails to start and its
+# journal names the key its dynamic user may not reach; after `chmod 0755` (as the example says)
+# both interfaces come up with the same preshared key; rp ran as a dynamic user, which got
+# the secret keys (0600, root's) only as credentials from systemd and read the peers' public keys
+# after the key folder was made 0755 as the example says; `systemctl stop` ends it cleanly and
+# removes its interface; no key appears in the journal.
+#
+# test-deb.sh runs the same command lines by hand on this machine (whose service manager is not
+# systemd); this suite has systemd itself start them. The kernel is Debian's, the guest's system is
+# debootstrapped once into $ROSENPASS_TEST_CACHE (or .cache/).
+set -euo pipefail
+source "$(dirname "$0")/broker/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+
+require_root
+require_tools qemu-system-x86_64 cpio debootstrap dpkg-deb apt-get apt-cache chroot systemctl
+[ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
+require_binaries rosenpass
+
+cache=${ROSENPASS_TEST_CACHE:-$broker_repo/.cache}/broker-qemu
+mkdir -p "$cache"
+fetch_debian_kernel "$cache"
+log "kernel $(cat "$cache/kernel/version")"
+
+work=$(mktemp -d /tmp/rp-units-qemu.XXXXXX)
+on_exit "rm -rf '$work'"
+prepare_systemd_guest "$cache" "$work"
+root=$guest_root
+install -m 0755 "$here/units/guest-test.sh" "$root/test/guest-test.sh"
+systemctl --root="$root" --quiet mask NetworkManager.service NetworkManager-wait-online.service
+
+boot_qemu_guest "$root" "$cache" "$work" 900 3072 2
+result() { grep "^RP-RESULT $1" "$work/results.log" | head -1 | cut -d' ' -f3-; }
+log "guest kernel: $(result kernel)"
+[ "$(result keys)" = made ] || fail "rp genkey/pubkey in the guest failed: $(result keys)"
+agreed=$(result agreed)
+[ "${agreed%% *}" = yes ] || fail "rp@server and rp@client did not agree on a key: $agreed"
+[ "$(result users)" = "dynamic dynamic" ] || fail "rp@ did not run as a dynamic user: $(result users)"
+denied=$(result denied)
+[[ "$denied" == "peers/client/"*"may not open it or search a folder on its way" ]] \
+    || fail "with the key folder still 0700, the journal does not say what rp@server's user may not read: $denied"
+[ "$(result secret-keys)" = "600 root, 600 root" ] || fail "the secret keys are not root's alone: $(result secret-keys)"
+[ "$(result stopped)" = "inactive gone" ] || fail "systemctl stop rp@server: $(result stopped)"
+! grep -q "^RP-RESULT KEY-IN-LOG" "$work/results.log" || fail "an exchanged key appears in the journal"
+log "systemd started rp@server and rp@client as dynamic users with their keys as credentials; both interfaces agreed on a key in ${agreed#yes }s; stopping removed the interface"
+log "passed"
