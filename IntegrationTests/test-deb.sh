@@ -127,19 +127,7 @@ unit_command() {
 }
 exec_start=$(unit_command rp@.service)
 [ "$exec_start" = "/usr/bin/rp exchange-config /etc/rosenpass/%i.toml" ] || fail "rp@.service runs '$exec_start'"
-example=/etc/rosenpass/example.toml
-sed -e 's/^dev = .*/dev = "rp-server"/' -e 's#^private_keys_dir = .*#private_keys_dir = "/run/credentials/rp@server.service"#' \
-    -e 's#^public_keys_dir = .*#public_keys_dir = "/etc/rosenpass/server/peers/client"#' "$example" > /etc/rosenpass/server.toml
-sed -e 's/^dev = .*/dev = "rp-client"/' -e 's#^ip = .*#ip = "fc00::2/64"#' -e 's#^listen = .*#listen = "[::]:51831"#' \
-    -e 's#^private_keys_dir = .*#private_keys_dir = "/run/credentials/rp@client.service"#' \
-    -e 's#^public_keys_dir = .*#public_keys_dir = "/etc/rosenpass/client/peers/server"#' \
-    -e 's/^allowed_ips = .*/allowed_ips = "fc00::1"/' -e 's/^# endpoint = .*/endpoint = "[::1]:51821"/' "$example" > /etc/rosenpass/client.toml
-grep -q '^endpoint = "\[::1\]:51821"' /etc/rosenpass/client.toml || fail "the example has no endpoint line to fill in"
-for side in server client; do
-    /usr/bin/rp genkey "/etc/rosenpass/$side" > /dev/null 2>&1 || fail "rp genkey /etc/rosenpass/$side"
-done
-/usr/bin/rp pubkey /etc/rosenpass/server /etc/rosenpass/client/peers/server || fail "rp pubkey (server)"
-/usr/bin/rp pubkey /etc/rosenpass/client /etc/rosenpass/server/peers/client || fail "rp pubkey (client)"
+PATH=/usr/bin:$PATH "$here/units/package-test-setup.sh" || fail "the package test's setup failed"
 
 ip netns add "$netns"
 ip -n "$netns" link set lo up

@@ -23,46 +23,27 @@ set -euo pipefail
 source "$(dirname "$0")/broker/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 
-require_root
-require_tools qemu-system-x86_64 cpio debootstrap dpkg-deb apt-get apt-cache wg chroot systemctl
-[ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
-require_binaries rosenpass
-
-cache=${ROSENPASS_TEST_CACHE:-$broker_repo/.cache}/broker-qemu
-mkdir -p "$cache"
-fetch_debian_kernel "$cache"
-log "kernel $(cat "$cache/kernel/version")"
-
-work=$(mktemp -d /tmp/rp-networkd-qemu.XXXXXX)
-on_exit "rm -rf '$work'"
-prepare_systemd_guest "$cache" "$work"
+systemd_guest_suite networkd-qemu "$here/networkd/guest-test.sh"
 root=$guest_root
-install -m 0755 "$here/networkd/guest-test.sh" "$root/test/guest-test.sh"
 systemctl --root="$root" --quiet mask NetworkManager.service NetworkManager-wait-online.service
 systemctl --root="$root" --quiet enable systemd-networkd.service
 
-# Keys: WireGuard (networkd's), the initial preshared key, Rosenpass (the units').
+# networkd's keys: WireGuard, and one initial preshared key for both sides (0640, group
+# systemd-network, as the example .netdev says).
+network="$root/etc/systemd/network"
 umask 077
 for side in 0 1; do
-    wg genkey > "$root/etc/systemd/network/wg$side.key"
-    wg pubkey < "$root/etc/systemd/network/wg$side.key" > "$work/wg$side.pub"
-    wg genpsk > "$root/etc/systemd/network/wg$side.initial-psk"
-    install -d -m 0755 "$root/etc/rosenpass/wg$side"  # as wg0.toml says
-    "$ROSENPASS_BIN_DIR/rosenpass" gen-keys --secret-key "$root/etc/rosenpass/wg$side/pqsk" \
-        --public-key "$root/etc/rosenpass/wg$side/pqpk" > /dev/null 2>&1 || fail "rosenpass gen-keys"
+    wg genkey > "$network/wg$side.key"
+    wg pubkey < "$network/wg$side.key" > "$work/wg$side.pub"
 done
-cp "$root/etc/systemd/network/wg0.initial-psk" "$root/etc/systemd/network/wg1.initial-psk"
+wg genpsk > "$network/wg0.initial-psk"
+cp "$network/wg0.initial-psk" "$network/wg1.initial-psk"
 umask 022
-initial=$(cat "$root/etc/systemd/network/wg0.initial-psk")
+initial=$(cat "$network/wg0.initial-psk")
 echo "$initial" > "$root/test/initial.psk"
 chroot "$root" chgrp systemd-network /etc/systemd/network/wg0.key /etc/systemd/network/wg1.key \
     /etc/systemd/network/wg0.initial-psk /etc/systemd/network/wg1.initial-psk
-chmod 0640 "$root"/etc/systemd/network/wg?.key "$root"/etc/systemd/network/wg?.initial-psk
-for side in 0 1; do
-    other=$((1 - side))
-    chmod 0644 "$root/etc/rosenpass/wg$side/pqpk"
-    cp "$root/etc/rosenpass/wg$other/pqpk" "$root/etc/rosenpass/wg$side/peer.pqpk"
-done
+chmod 0640 "$network"/wg?.key "$network"/wg?.initial-psk
 
 # The package's examples, as docs/packaging.md installs them, with the test's keys, names, ports
 # and addresses. The drop-in waits in /test until the guest installs it.
@@ -72,37 +53,26 @@ for side in 0 1; do
     sed -e "s/^Name=wg0/Name=wg$side/" -e "s#/etc/systemd/network/wg0\.#/etc/systemd/network/wg$side.#" \
         -e "s/^ListenPort=.*/ListenPort=5182$side/" -e "s#^PublicKey=.*#PublicKey=$(cat "$work/wg$other.pub")#" \
         -e "s#^AllowedIPs=.*#AllowedIPs=10.77.0.$((other + 1))/32#" \
-        -e "s/^Endpoint=.*/Endpoint=127.0.0.1:5182$other/" "$examples/wg0.netdev" > "$root/etc/systemd/network/50-wg$side.netdev"
+        -e "s/^Endpoint=.*/Endpoint=127.0.0.1:5182$other/" "$examples/wg0.netdev" > "$network/50-wg$side.netdev"
     sed -e "s/^Name=wg0/Name=wg$side/" -e "s#^Address=.*#Address=10.77.0.$((side + 1))/24#" \
-        "$examples/wg0.network" > "$root/etc/systemd/network/50-wg$side.network"
-    unit=rosenpass@wg$side.service
-    [ $side = 1 ] && unit=rosenpass-brokered@wg$side.service
-    sed -e "s#/etc/rosenpass/wg0/#/etc/rosenpass/wg$side/#" -e "s#rosenpass@wg0.service#$unit#" \
-        -e "s#^listen = .*#listen = [\"127.0.0.1:910$side\"]#" -e "s#^endpoint = .*#endpoint = \"127.0.0.1:910$other\"#" \
-        -e "s/^device = .*/device = \"wg$side\"/" -e "s#^peer = .*#peer = \"$(cat "$work/wg$other.pub")\"#" \
-        -e 's/^verbosity = .*/verbosity = "Verbose"/' "$examples/wg0.toml" > "$root/etc/rosenpass/wg$side.toml"
+        "$examples/wg0.network" > "$network/50-wg$side.network"
 done
-echo "peer wg1 $(cat "$work/wg0.pub")" >> "$root/etc/rosenpass/broker.policy"
+write_daemon_configs
 cp "$examples/rosenpass@wg0.service.d-networkd.conf" "$root/test/networkd.conf"
-for file in "$root"/etc/systemd/network/*.netdev "$root"/etc/systemd/network/*.network "$root"/etc/rosenpass/wg?.toml; do
-    ! grep -v "^#" "$file" | grep -q "PEER_WIREGUARD_PUBLIC_KEY\|192\.0\.2\.\|10\.0\.0\." \
-        || fail "$(basename "$file"): an example value was not replaced: $(cat "$file")"
-done
+check_examples_filled "$network"/*.netdev "$network"/*.network "$root"/etc/rosenpass/wg?.toml
 
-boot_qemu_guest "$root" "$cache" "$work" 900 3072 2
-result() { grep "^RP-RESULT $1" "$work/results.log" | head -1 | cut -d' ' -f3-; }
-log "guest kernel: $(result kernel)"
-[ "$(result networkd-initial)" = "$initial $initial" ] || fail "networkd did not install the initial key: $(result networkd-initial)"
-exchanged=$(result exchanged)
+run_systemd_guest
+[ "$(guest_result networkd-initial)" = "$initial $initial" ] || fail "networkd did not install the initial key: $(guest_result networkd-initial)"
+exchanged=$(guest_result exchanged)
 [ "${exchanged%% *}" = yes ] || fail "the units did not agree on a key: $exchanged"
-[ "$(result users)" = "dynamic dynamic rosenpass-broker" ] \
-    || fail "the daemons did not run as dynamic users and the broker as rosenpass-broker: $(result users)"
-[ "$(result after-networkd-restart)" = "$initial $initial" ] \
-    || fail "after a networkd restart the keys are '$(result after-networkd-restart)', not networkd's again"
-recovered=$(result recovered)
+[ "$(guest_result users)" = "dynamic dynamic rosenpass-broker" ] \
+    || fail "the daemons did not run as dynamic users and the broker as rosenpass-broker: $(guest_result users)"
+[ "$(guest_result after-networkd-restart)" = "$initial $initial" ] \
+    || fail "after a networkd restart the keys are '$(guest_result after-networkd-restart)', not networkd's again"
+recovered=$(guest_result recovered)
 [ "${recovered%% *}" = yes ] || fail "with the drop-in, a networkd restart did not bring both sides to one new key: $recovered"
-[ "$(result wait-online)" = status=0 ] || fail "the drop-in's systemd-networkd-wait-online did not succeed: $(result wait-online)"
-[ -z "$(result recovered-without-restart)" ] || fail "the keys recovered, but the units were not restarted with networkd"
+[ "$(guest_result wait-online)" = status=0 ] || fail "the drop-in's systemd-networkd-wait-online did not succeed: $(guest_result wait-online)"
+[ -z "$(guest_result recovered-without-restart)" ] || fail "the keys recovered, but the units were not restarted with networkd"
 ! grep -q "^RP-RESULT KEY-IN-LOG" "$work/results.log" || fail "an exchanged key appears in the journal"
 log "networkd installed the initial key; the units replaced it; a networkd restart put it back; with the drop-in it restarted both units, which agreed on a new key in ${recovered#yes }s"
 log "passed"

@@ -26,40 +26,18 @@ set -euo pipefail
 source "$(dirname "$0")/broker/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 
-require_root
-require_tools qemu-system-x86_64 cpio debootstrap dpkg-deb apt-get apt-cache wg chroot
-[ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
-require_binaries rosenpass
-
-cache=${ROSENPASS_TEST_CACHE:-$broker_repo/.cache}/broker-qemu
-mkdir -p "$cache"
-fetch_debian_kernel "$cache"
-log "kernel $(cat "$cache/kernel/version")"
-
-work=$(mktemp -d /tmp/rp-nm-qemu.XXXXXX)
-on_exit "rm -rf '$work'"
-prepare_systemd_guest "$cache" "$work"
+systemd_guest_suite networkmanager-qemu "$here/networkmanager/guest-test.sh"
 root=$guest_root
-install -m 0755 "$here/networkmanager/guest-test.sh" "$root/test/guest-test.sh"
 
-# Keys: WireGuard (NetworkManager's), the initial preshared key, Rosenpass (the units').
+# NetworkManager's keys: WireGuard, and one initial preshared key for both sides.
 umask 077
 for side in 0 1; do
     wg genkey > "$work/wg$side.key"
     wg pubkey < "$work/wg$side.key" > "$work/wg$side.pub"
-    install -d -m 0755 "$root/etc/rosenpass/wg$side"  # as wg0.toml says
-    "$ROSENPASS_BIN_DIR/rosenpass" gen-keys --secret-key "$root/etc/rosenpass/wg$side/pqsk" \
-        --public-key "$root/etc/rosenpass/wg$side/pqpk" > /dev/null 2>&1 || fail "rosenpass gen-keys"
 done
-wg genpsk > "$work/initial.psk"
+initial=$(wg genpsk)
 umask 022
-initial=$(cat "$work/initial.psk")
 echo "$initial" > "$root/test/initial.psk"
-for side in 0 1; do
-    other=$((1 - side))
-    chmod 0644 "$root/etc/rosenpass/wg$side/pqpk"
-    cp "$root/etc/rosenpass/wg$other/pqpk" "$root/etc/rosenpass/wg$side/peer.pqpk"
-done
 
 # The package's examples, as docs/packaging.md installs them, with the test's keys, names, ports
 # and addresses: the connections, the daemons' configuration, the dispatcher script.
@@ -74,39 +52,28 @@ for side in 0 1; do
         -e "s/^endpoint=.*/endpoint=127.0.0.1:5182$other/" -e "s#^address1=.*#address1=10.77.0.$((side + 1))/24#" \
         "$examples/NetworkManager/wg0.nmconnection" > "$connection"
     chmod 0600 "$connection"
-    service=rosenpass@wg$side.service
-    [ $side = 1 ] && service=rosenpass-brokered@wg$side.service
-    sed -e "s#/etc/rosenpass/wg0/#/etc/rosenpass/wg$side/#" -e "s#rosenpass@wg0.service#$service#" \
-        -e "s#^listen = .*#listen = [\"127.0.0.1:910$side\"]#" -e "s#^endpoint = .*#endpoint = \"127.0.0.1:910$other\"#" \
-        -e "s/^device = .*/device = \"wg$side\"/" -e "s#^peer = .*#peer = \"$(cat "$work/wg$other.pub")\"#" \
-        -e 's/^verbosity = .*/verbosity = "Verbose"/' "$examples/networkd/wg0.toml" > "$root/etc/rosenpass/wg$side.toml"
 done
-echo "peer wg1 $(cat "$work/wg0.pub")" >> "$root/etc/rosenpass/broker.policy"
+write_daemon_configs
 install -m 0755 "$examples/NetworkManager/90-rosenpass" "$root/etc/NetworkManager/dispatcher.d/90-rosenpass"
-for file in "$root"/etc/NetworkManager/system-connections/* "$root"/etc/rosenpass/wg?.toml; do
-    ! grep -v "^#" "$file" | grep -q "PEER_WIREGUARD_PUBLIC_KEY\|WIREGUARD_PRIVATE_KEY\|INITIAL_PRESHARED_KEY\|192\.0\.2\." \
-        || fail "$(basename "$file"): an example value was not replaced: $(cat "$file")"
-done
+check_examples_filled "$root"/etc/NetworkManager/system-connections/* "$root"/etc/rosenpass/wg?.toml
 
-boot_qemu_guest "$root" "$cache" "$work" 900 3072 2
-result() { grep "^RP-RESULT $1" "$work/results.log" | head -1 | cut -d' ' -f3-; }
-log "guest kernel: $(result kernel)"
-[ "$(result nm-initial)" = "$initial $initial" ] || fail "NetworkManager did not install the initial key: $(result nm-initial)"
-exchanged=$(result exchanged)
+run_systemd_guest
+[ "$(guest_result nm-initial)" = "$initial $initial" ] || fail "NetworkManager did not install the initial key: $(guest_result nm-initial)"
+exchanged=$(guest_result exchanged)
 [ "${exchanged%% *}" = yes ] || fail "the units did not agree on a key: $exchanged"
 exchanged=${exchanged#yes }
-[ "$(result users)" = "dynamic dynamic rosenpass-broker" ] \
-    || fail "the daemons did not run as dynamic users and the broker as rosenpass-broker: $(result users)"
-[ "$(result after-reapply)" = "$initial" ] \
-    || fail "after 'nmcli device reapply wg0' wg0's key is '$(result after-reapply)', not NetworkManager's again"
-[ "$(result after-nm-restart)" = "$initial $exchanged" ] \
-    || fail "a NetworkManager restart changed the keys: '$(result after-nm-restart)', not '$initial $exchanged'"
-# What NetworkManager 1.42 does (docs/packaging.md): the connection it takes over after a restart
-# has no secrets, and a reapply writes an all-zero key, which wg shows as "(none)".
-[ "$(result reapply-after-nm-restart)" = "(none)" ] \
-    || fail "a reapply after a NetworkManager restart left wg0's key at '$(result reapply-after-nm-restart)', not (none) as observed before"
+[ "$(guest_result users)" = "dynamic dynamic rosenpass-broker" ] \
+    || fail "the daemons did not run as dynamic users and the broker as rosenpass-broker: $(guest_result users)"
+[ "$(guest_result after-reapply)" = "$initial" ] \
+    || fail "after 'nmcli device reapply wg0' wg0's key is '$(guest_result after-reapply)', not NetworkManager's again"
+[ "$(guest_result after-nm-restart)" = "$initial $exchanged" ] \
+    || fail "a NetworkManager restart changed the keys: '$(guest_result after-nm-restart)', not '$initial $exchanged'"
+# What NetworkManager 1.42 does (docs/packaging.md): after a restart, a reapply writes an all-zero
+# key, which wg shows as "(none)" (the connection taken over at the restart carries no secrets).
+[ "$(guest_result reapply-after-nm-restart)" = "(none)" ] \
+    || fail "a reapply after a NetworkManager restart left wg0's key at '$(guest_result reapply-after-nm-restart)', not (none) as observed before"
 for event in reapply up reapply-brokered; do
-    recovered=$(result "recovered-$event")
+    recovered=$(guest_result "recovered-$event")
     [ "${recovered%% *}" = yes ] || fail "after the $event event the dispatcher script did not bring both sides to one new key: $recovered"
     log "$event: the unit restarted by the dispatcher script, both sides on a new key in ${recovered#yes }s"
 done

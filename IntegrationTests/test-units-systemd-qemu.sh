@@ -21,35 +21,20 @@ set -euo pipefail
 source "$(dirname "$0")/broker/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 
-require_root
-require_tools qemu-system-x86_64 cpio debootstrap dpkg-deb apt-get apt-cache chroot systemctl
-[ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
-require_binaries rosenpass
+systemd_guest_suite units-qemu "$here/units/guest-test.sh"
+install -m 0755 "$here/units/package-test-setup.sh" "$guest_root/test/package-test-setup.sh"
+systemctl --root="$guest_root" --quiet mask NetworkManager.service NetworkManager-wait-online.service
 
-cache=${ROSENPASS_TEST_CACHE:-$broker_repo/.cache}/broker-qemu
-mkdir -p "$cache"
-fetch_debian_kernel "$cache"
-log "kernel $(cat "$cache/kernel/version")"
-
-work=$(mktemp -d /tmp/rp-units-qemu.XXXXXX)
-on_exit "rm -rf '$work'"
-prepare_systemd_guest "$cache" "$work"
-root=$guest_root
-install -m 0755 "$here/units/guest-test.sh" "$root/test/guest-test.sh"
-systemctl --root="$root" --quiet mask NetworkManager.service NetworkManager-wait-online.service
-
-boot_qemu_guest "$root" "$cache" "$work" 900 3072 2
-result() { grep "^RP-RESULT $1" "$work/results.log" | head -1 | cut -d' ' -f3-; }
-log "guest kernel: $(result kernel)"
-[ "$(result keys)" = made ] || fail "rp genkey/pubkey in the guest failed: $(result keys)"
-agreed=$(result agreed)
+run_systemd_guest
+[ "$(guest_result keys)" = made ] || fail "rp genkey/pubkey in the guest failed: $(guest_result keys)"
+agreed=$(guest_result agreed)
 [ "${agreed%% *}" = yes ] || fail "rp@server and rp@client did not agree on a key: $agreed"
-[ "$(result users)" = "dynamic dynamic" ] || fail "rp@ did not run as a dynamic user: $(result users)"
-denied=$(result denied)
+[ "$(guest_result users)" = "dynamic dynamic" ] || fail "rp@ did not run as a dynamic user: $(guest_result users)"
+denied=$(guest_result denied)
 [[ "$denied" == "peers/client/"*"may not open it or search a folder on its way" ]] \
     || fail "with the key folder still 0700, the journal does not say what rp@server's user may not read: $denied"
-[ "$(result secret-keys)" = "600 root, 600 root" ] || fail "the secret keys are not root's alone: $(result secret-keys)"
-[ "$(result stopped)" = "inactive gone" ] || fail "systemctl stop rp@server: $(result stopped)"
+[ "$(guest_result secret-keys)" = "600 root, 600 root" ] || fail "the secret keys are not root's alone: $(guest_result secret-keys)"
+[ "$(guest_result stopped)" = "inactive gone" ] || fail "systemctl stop rp@server: $(guest_result stopped)"
 ! grep -q "^RP-RESULT KEY-IN-LOG" "$work/results.log" || fail "an exchanged key appears in the journal"
 log "systemd started rp@server and rp@client as dynamic users with their keys as credentials; both interfaces agreed on a key in ${agreed#yes }s; stopping removed the interface"
 log "passed"

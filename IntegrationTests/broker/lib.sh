@@ -156,19 +156,33 @@ boot_qemu_guest() {
     ! grep -q "^RP-RESULT insmod-failed" "$work/results.log" || fail "a module did not load: $(grep insmod-failed "$work/results.log")"
 }
 
-# The root folder of a QEMU guest that boots Debian with systemd as PID 1 and this project's package
-# installed with dpkg, for the suites that need a real service manager (units started by systemd,
-# D-Bus, network managers). $1: the cache of fetch_debian_kernel, which also keeps the guest's
-# system, debootstrapped once from $ROSENPASS_DEBIAN_MIRROR (default deb.debian.org) in this
-# machine's Debian release; $2: the suite's work folder. Sets guest_root ($2/root). The package is
-# built by packaging/deb/build-deb.sh (at once when test-deb.sh has built it before). The suite adds
-# its files and /test/guest-test.sh, which runs as rp-guest-test.service once the system is up,
-# prints on the serial console, and powers the guest off; then boot_qemu_guest "$guest_root" ...
+# The suites whose QEMU guest boots Debian with systemd as PID 1 and this project's package installed
+# with dpkg, for what needs a real service manager (units started by systemd, D-Bus, network
+# managers). `systemd_guest_suite NAME GUEST_TEST` checks what they need (root, tools, binaries),
+# fetches the kernel (fetch_debian_kernel), makes the work folder $work (removed at exit) and the
+# guest's root folder $guest_root: the guest's system, debootstrapped once into the kernel's cache
+# ($cache) from $ROSENPASS_DEBIAN_MIRROR (default deb.debian.org) in this machine's Debian release,
+# with the package from packaging/deb/build-deb.sh installed (built at once when test-deb.sh has
+# built it before). GUEST_TEST becomes /test/guest-test.sh, which runs as rp-guest-test.service once
+# the system is up, with the helpers of systemd-guest-lib.sh in /test/lib.sh. The suite adds its
+# files, then run_systemd_guest boots it and guest_result reads what it reported.
 # The package's file capability does not survive the initramfs (cpio carries no xattrs); the units
 # grant CAP_NET_ADMIN themselves.
-prepare_systemd_guest() {
-    local cache=$1 work=$2 release system mirror deb unit
+systemd_guest_suite() {
+    local name=$1 guest_test=$2 release system mirror deb unit
     local packages=systemd,systemd-sysv,libpam-systemd,dbus,udev,kmod,iproute2,network-manager,wireguard-tools,libcap2-bin,adduser
+    require_root
+    require_tools qemu-system-x86_64 cpio debootstrap dpkg-deb apt-get apt-cache wg chroot systemctl
+    [ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
+    require_binaries rosenpass
+
+    cache=${ROSENPASS_TEST_CACHE:-$broker_repo/.cache}/broker-qemu
+    mkdir -p "$cache"
+    fetch_debian_kernel "$cache"
+    log "kernel $(cat "$cache/kernel/version")"
+    work=$(mktemp -d "/tmp/rp-$name.XXXXXX")
+    on_exit "rm -rf '$work'"
+
     release=$(. /etc/os-release && echo "$VERSION_CODENAME")
     system="$cache/system-$release"
     if [ "$(cat "$system.ready" 2> /dev/null)" != "$packages" ]; then
@@ -203,6 +217,8 @@ prepare_systemd_guest() {
     cp "$cache"/kernel/modules/*.ko "$guest_root/test/modules/"
     cp "$cache/kernel/modules.order" "$guest_root/test/modules.order"
     install -m 0755 "$broker_here/systemd-guest-init.sh" "$guest_root/init"
+    install -m 0644 "$broker_here/systemd-guest-lib.sh" "$guest_root/test/lib.sh"
+    install -m 0755 "$guest_test" "$guest_root/test/guest-test.sh"
     cat > "$guest_root/etc/systemd/system/rp-guest-test.service" <<'EOF'
 [Unit]
 Description=the end-to-end suite's checks
@@ -217,4 +233,48 @@ TTYPath=/dev/ttyS0
 WantedBy=multi-user.target
 EOF
     ln -s /etc/systemd/system/rp-guest-test.service "$guest_root/etc/systemd/system/multi-user.target.wants/rp-guest-test.service"
+}
+
+# Boots the guest of systemd_guest_suite (up to 15 minutes, 3 GiB: the initramfs holds the whole system).
+run_systemd_guest() {
+    boot_qemu_guest "$guest_root" "$cache" "$work" 900 3072 2
+    log "guest kernel: $(guest_result kernel)"
+}
+
+# What the guest reported as "RP-RESULT $1 ...": the rest of that line.
+guest_result() { grep -m 1 "^RP-RESULT $1\( \|\$\)" "$work/results.log" | cut -d' ' -f3-; }
+
+# The Rosenpass side of the two-interface guests (networkd, NetworkManager): wg0 and wg1 are peers of
+# each other over loopback, their WireGuard public keys in $work/wg0.pub and $work/wg1.pub. Makes the
+# Rosenpass keys as the example wg0.toml says and that example's configuration for both ways the
+# package runs a daemon: rosenpass@wg0 (its default broker) and rosenpass-brokered@wg1 (through
+# rosenpass-broker.service, whose allow-list gets wg1's peer).
+write_daemon_configs() {
+    local side other unit
+    for side in 0 1; do
+        install -d -m 0755 "$guest_root/etc/rosenpass/wg$side"
+        "$ROSENPASS_BIN_DIR/rosenpass" gen-keys --secret-key "$guest_root/etc/rosenpass/wg$side/pqsk" \
+            --public-key "$guest_root/etc/rosenpass/wg$side/pqpk" > /dev/null 2>&1 || fail "rosenpass gen-keys"
+    done
+    for side in 0 1; do
+        other=$((1 - side))
+        cp "$guest_root/etc/rosenpass/wg$other/pqpk" "$guest_root/etc/rosenpass/wg$side/peer.pqpk"
+        unit=rosenpass@wg$side.service
+        [ $side = 1 ] && unit=rosenpass-brokered@wg$side.service
+        sed -e "s#/etc/rosenpass/wg0/#/etc/rosenpass/wg$side/#" -e "s#rosenpass@wg0.service#$unit#" \
+            -e "s#^listen = .*#listen = [\"127.0.0.1:910$side\"]#" -e "s#^endpoint = .*#endpoint = \"127.0.0.1:910$other\"#" \
+            -e "s/^device = .*/device = \"wg$side\"/" -e "s#^peer = .*#peer = \"$(cat "$work/wg$other.pub")\"#" \
+            -e 's/^verbosity = .*/verbosity = "Verbose"/' "$broker_repo/packaging/examples/networkd/wg0.toml" \
+            > "$guest_root/etc/rosenpass/wg$side.toml"
+    done
+    echo "peer wg1 $(cat "$work/wg0.pub")" >> "$guest_root/etc/rosenpass/broker.policy"
+}
+
+# Fails if one of the files still holds a placeholder of the package's examples.
+check_examples_filled() {
+    local file
+    for file in "$@"; do
+        ! grep -v "^#" "$file" | grep -q "PEER_WIREGUARD_PUBLIC_KEY\|WIREGUARD_PRIVATE_KEY\|INITIAL_PRESHARED_KEY\|192\.0\.2\.\|10\.0\.0\." \
+            || fail "$(basename "$file"): an example value was not replaced: $(cat "$file")"
+    done
 }
