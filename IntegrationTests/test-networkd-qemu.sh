@@ -11,7 +11,8 @@
 # and its allow-list. Their configuration is the example wg0.toml.
 #
 # Asserts: networkd installs the initial key on both; the units replace it with one fresh key on both;
-# the daemons ran as dynamic users, the broker as rosenpass-broker; a networkd restart puts networkd's
+# the daemons ran as dynamic users, the broker as rosenpass-broker; `systemctl reload rosenpass@wg0`
+# reloads the daemon's configuration in place; a networkd restart puts networkd's
 # key back (the behaviour docs/packaging.md warns about); with the example drop-in
 # (PartOf=systemd-networkd.service, and an ExecStartPre= that waits for networkd to configure the
 # interface) installed for both units, a networkd restart restarts them and both sides agree on a
@@ -67,6 +68,7 @@ exchanged=$(guest_result exchanged)
 [ "${exchanged%% *}" = yes ] || fail "the units did not agree on a key: $exchanged"
 [ "$(guest_result users)" = "dynamic dynamic rosenpass-broker" ] \
     || fail "the daemons did not run as dynamic users and the broker as rosenpass-broker: $(guest_result users)"
+[ "$(guest_result reload)" = "done active" ] || fail "systemctl reload rosenpass@wg0: $(guest_result reload)"
 [ "$(guest_result after-networkd-restart)" = "$initial $initial" ] \
     || fail "after a networkd restart the keys are '$(guest_result after-networkd-restart)', not networkd's again"
 recovered=$(guest_result recovered)

@@ -170,7 +170,7 @@ boot_qemu_guest() {
 # grant CAP_NET_ADMIN themselves.
 systemd_guest_suite() {
     local name=$1 guest_test=$2 release system mirror deb unit
-    local packages=systemd,systemd-sysv,libpam-systemd,dbus,udev,kmod,iproute2,network-manager,wireguard-tools,libcap2-bin,adduser
+    local packages=systemd,systemd-sysv,libpam-systemd,dbus,udev,kmod,iproute2,network-manager,wireguard-tools
     require_root
     require_tools qemu-system-x86_64 cpio debootstrap dpkg-deb apt-get apt-cache wg chroot systemctl
     [ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
@@ -183,6 +183,15 @@ systemd_guest_suite() {
     work=$(mktemp -d "/tmp/rp-$name.XXXXXX")
     on_exit "rm -rf '$work'"
 
+    log "building the package (make deb)"
+    deb=$(DEB_OUT="$work" "$broker_repo/packaging/deb/build-deb.sh" 2> "$work/build.log" | tail -1) \
+        || { tail -30 "$work/build.log" >&2; fail "packaging/deb/build-deb.sh failed"; }
+    [ -f "$deb" ] || fail "no package at '$deb'"
+
+    # The guest's system: what the suites need, and what `apt install ./PACKAGE.deb` would bring
+    # (the package's Depends and Recommends), so that dpkg -i finds every dependency in place.
+    packages="$packages,$(dpkg-deb --field "$deb" Depends Recommends | sed 's/^[A-Za-z]*: //' | tr ',' '\n' \
+        | sed 's/([^)]*)//; s/[[:space:]]//g' | grep . | sort -u | paste -sd,)"
     release=$(. /etc/os-release && echo "$VERSION_CODENAME")
     system="$cache/system-$release"
     if [ "$(cat "$system.ready" 2> /dev/null)" != "$packages" ]; then
@@ -194,11 +203,6 @@ systemd_guest_suite() {
         rm -rf "$system"/var/cache/apt/* "$system"/var/lib/apt/lists/* "$system"/usr/share/{doc,man,locale,info}/*
         echo "$packages" > "$system.ready"
     fi
-
-    log "building the package (make deb)"
-    deb=$(DEB_OUT="$work" "$broker_repo/packaging/deb/build-deb.sh" 2> "$work/build.log" | tail -1) \
-        || { tail -30 "$work/build.log" >&2; fail "packaging/deb/build-deb.sh failed"; }
-    [ -f "$deb" ] || fail "no package at '$deb'"
 
     guest_root="$work/root"
     cp -a "$system" "$guest_root"

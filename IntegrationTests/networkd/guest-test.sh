@@ -24,6 +24,24 @@ if same_new_key 120 wg0 wg1 "$initial"; then result "exchanged yes $(psk wg0)"; 
 exchanged=$(psk wg0)
 result "users $(user_kind "${units[0]}") $(user_kind "${units[1]}") $(user_kind rosenpass-broker.service)"
 
+# ExecReload= (SIGHUP): the daemon reads its configuration again (its credential included) and goes on.
+pid=$(main_pid "${units[0]}")
+systemctl reload "${units[0]}"
+for _ in $(seq 1 50); do
+    journalctl --no-pager -u "${units[0]}" | grep -q "SIGHUP: reloading the configuration" && break
+    sleep 0.2
+done
+sleep 1
+if [ "$(main_pid "${units[0]}")" != "$pid" ]; then
+    result "reload restarted"
+elif journalctl --no-pager -u "${units[0]}" | grep -q "reload: "; then
+    result "reload failed $(journalctl --no-pager -u "${units[0]}" | grep "reload: " | tail -1)"
+elif journalctl --no-pager -u "${units[0]}" | grep -q "SIGHUP: reloading the configuration"; then
+    result "reload done $(systemctl is-active "${units[0]}")"
+else
+    result "reload not-logged"
+fi
+
 # Without the drop-in: a networkd restart pushes networkd's key; the daemons go on with theirs.
 systemctl restart systemd-networkd.service
 networkd_keys 20

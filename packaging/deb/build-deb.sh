@@ -113,7 +113,9 @@ done
 glibc=$(for product in $products; do objdump -T "$stage/usr/bin/$product"; done \
     | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
 depends_line=$(printf '%s\n' "${depends[@]}" | sort -u | sed "s/^libc6$/libc6 (>= $glibc)/" | paste -sd, | sed 's/,/, /g')
-depends_line="$depends_line, adduser, libcap2-bin"
+# adduser: the accounts without systemd-sysusers; libcap2-bin: setcap in postinst; procps:
+# /bin/kill, the units' ExecReload= (not in a minimal Debian, as the systemd-guest suites found).
+depends_line="$depends_line, adduser, libcap2-bin, procps"
 
 for script in postinst postrm; do
     install -m 0755 "$here/$script" "$stage/DEBIAN/$script"
