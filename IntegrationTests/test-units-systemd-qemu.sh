@@ -12,7 +12,9 @@
 # both interfaces come up with the same preshared key; rp ran as a dynamic user, which got
 # the secret keys (0600, root's) only as credentials from systemd and read the peers' public keys
 # after the key folder was made 0755 as the example says; `systemctl stop` ends it cleanly and
-# removes its interface; no key appears in the journal.
+# removes its interface; installing the package again (as an upgrade does) restarts the running
+# instances, which agree on a new key; `dpkg -r` with them running stops them first (no process, no
+# interface, no program left); no key appears in the journal.
 #
 # test-deb.sh runs the same command lines by hand on this machine (whose service manager is not
 # systemd); this suite has systemd itself start them. The kernel is Debian's, the guest's system is
@@ -35,6 +37,12 @@ denied=$(guest_result denied)
     || fail "with the key folder still 0700, the journal does not say what rp@server's user may not read: $denied"
 [ "$(guest_result secret-keys)" = "600 root, 600 root" ] || fail "the secret keys are not root's alone: $(guest_result secret-keys)"
 [ "$(guest_result stopped)" = "inactive gone" ] || fail "systemctl stop rp@server: $(guest_result stopped)"
+upgrade=$(guest_result upgrade)
+[ "${upgrade% *}" = restarted ] || fail "reinstalling the package (an upgrade) did not restart the running rp@ instances onto a new key: $upgrade"
+[ -z "$(guest_result upgrade-failed)" ] || fail "dpkg -i over the installed package failed: $(guest_result upgrade-failed)"
+[ -z "$(guest_result remove-failed)" ] || fail "dpkg -r failed: $(guest_result remove-failed)"
+[ "$(guest_result removed)" = clean ] || fail "dpkg -r with rp@ running left:$(guest_result removed)"
 ! grep -q "^RP-RESULT KEY-IN-LOG" "$work/results.log" || fail "an exchanged key appears in the journal"
 log "systemd started rp@server and rp@client as dynamic users with their keys as credentials; both interfaces agreed on a key in ${agreed#yes }s; stopping removed the interface"
+log "an upgrade restarted the running instances (new key in ${upgrade#restarted }s); dpkg -r stopped them and left nothing running"
 log "passed"

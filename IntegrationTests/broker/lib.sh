@@ -163,7 +163,7 @@ boot_qemu_guest() {
 # guest's root folder $guest_root: the guest's system, debootstrapped once into the kernel's cache
 # ($cache) from $ROSENPASS_DEBIAN_MIRROR (default deb.debian.org) in this machine's Debian release,
 # with the package from packaging/deb/build-deb.sh installed (built at once when test-deb.sh has
-# built it before). GUEST_TEST becomes /test/guest-test.sh, which runs as rp-guest-test.service once
+# built it before; the guest keeps it as /test/package.deb). GUEST_TEST becomes /test/guest-test.sh, which runs as rp-guest-test.service once
 # the system is up, with the helpers of systemd-guest-lib.sh in /test/lib.sh. The suite adds its
 # files, then run_systemd_guest boots it and guest_result reads what it reported.
 # The package's file capability does not survive the initramfs (cpio carries no xattrs); the units
@@ -206,10 +206,10 @@ systemd_guest_suite() {
 
     guest_root="$work/root"
     cp -a "$system" "$guest_root"
-    cp "$deb" "$guest_root/tmp/package.deb"
-    chroot "$guest_root" dpkg -i /tmp/package.deb > "$work/dpkg.log" 2>&1 \
+    mkdir -p "$guest_root/test"
+    cp "$deb" "$guest_root/test/package.deb"
+    chroot "$guest_root" dpkg -i /test/package.deb > "$work/dpkg.log" 2>&1 \
         || { cat "$work/dpkg.log" >&2; fail "dpkg -i in the guest system failed"; }
-    rm "$guest_root/tmp/package.deb"
     # Not wanted in a test guest: logins on the consoles (the serial console carries the results),
     # periodic jobs. The suite enables what it needs (NetworkManager is enabled by its package).
     for unit in getty@tty1.service serial-getty@ttyS0.service apt-daily.timer apt-daily-upgrade.timer \

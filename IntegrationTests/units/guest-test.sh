@@ -29,6 +29,33 @@ result "users $(user_kind rp@server.service) $(user_kind rp@client.service)"
 systemctl stop rp@server.service
 state=$(systemctl is-active rp@server.service)
 if ip link show rp-server > /dev/null 2>&1; then result "stopped $state left"; else result "stopped $state gone"; fi
-systemctl stop rp@client.service
 
-finish "$agreed" -- rp@server.service rp@client.service
+# An upgrade (the same package again) restarts running instances on the new programs; they agree
+# on a new key.
+systemctl start rp@server.service
+same_new_key 60 rp-server rp-client "$agreed"
+before=$(psk rp-server)
+pids="$(main_pid rp@server.service) $(main_pid rp@client.service)"
+start=$(date +%s)
+dpkg -i /test/package.deb > /tmp/upgrade.log 2>&1 || result "upgrade-failed $(tail -3 /tmp/upgrade.log)"
+if [ "$(main_pid rp@server.service) $(main_pid rp@client.service)" = "$pids" ]; then
+    result "upgrade not-restarted"
+elif same_new_key 60 rp-server rp-client "$before"; then
+    result "upgrade restarted $(( $(date +%s) - start ))"
+else
+    result "upgrade no-key $(psk rp-server) $(psk rp-client)"
+fi
+upgraded=$(psk rp-server)
+
+# Removal stops the running instances before their programs go; rp removes its interfaces.
+dpkg -r swift-rosenpass > /tmp/remove.log 2>&1 || result "remove-failed $(tail -3 /tmp/remove.log)"
+left=""
+for unit in rp@server.service rp@client.service; do
+    [ "$(systemctl is-active "$unit")" = inactive ] || left="$left $unit"
+done
+for interface in rp-server rp-client; do ip link show "$interface" > /dev/null 2>&1 && left="$left $interface"; done
+pgrep -x rp > /dev/null 2>&1 && left="$left rp-processes"
+[ -e /usr/bin/rp ] && left="$left /usr/bin/rp"
+result "removed ${left:-clean}"
+
+finish "$agreed" "$upgraded" -- rp@server.service rp@client.service

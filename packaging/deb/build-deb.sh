@@ -117,7 +117,7 @@ depends_line=$(printf '%s\n' "${depends[@]}" | sort -u | sed "s/^libc6$/libc6 (>
 # /bin/kill, the units' ExecReload= (not in a minimal Debian, as the systemd-guest suites found).
 depends_line="$depends_line, adduser, libcap2-bin, procps"
 
-for script in postinst postrm; do
+for script in postinst prerm postrm; do
     install -m 0755 "$here/$script" "$stage/DEBIAN/$script"
 done
 installed_size=$(du -sk --apparent-size --exclude=DEBIAN "$stage" | cut -f1)
