@@ -3,17 +3,17 @@
 # (docs/packaging.md, "With systemd-networkd or NetworkManager owning the interface").
 #
 # A QEMU guest boots a Debian system with systemd as PID 1 and this project's package installed
-# with dpkg (prepare_systemd_guest in broker/lib.sh), systemd-networkd enabled. networkd makes wg0
+# with dpkg (systemd_guest_suite in broker/lib.sh), systemd-networkd enabled. networkd makes wg0
 # and wg1 from the package's example .netdev/.network files (the test's keys), peers of each other
 # over loopback, each peer with PresharedKeyFile= (one random initial key). Both ways the package
 # runs a daemon, as systemd starts its installed units: rosenpass@wg0 (its default broker) and
 # rosenpass-brokered@wg1, which has no capability and reaches wg1 through rosenpass-broker.service
 # and its allow-list. Their configuration is the example wg0.toml.
 #
-# Asserts: networkd installs the initial key on both; the units replace it with one fresh key on both;
-# the daemons ran as dynamic users, the broker as rosenpass-broker; `systemctl reload rosenpass@wg0`
-# reloads the daemon's configuration in place; a networkd restart puts networkd's
-# key back (the behaviour docs/packaging.md warns about); with the example drop-in
+# Asserts: networkd installs the initial key on both; the units replace it with one fresh key on
+# both; the daemons ran as dynamic users, the broker as rosenpass-broker; `systemctl reload
+# rosenpass@wg0` reloads the daemon's configuration in place; a networkd restart puts networkd's key
+# back (the behaviour docs/packaging.md warns about); with the example drop-in
 # (PartOf=systemd-networkd.service, and an ExecStartPre= that waits for networkd to configure the
 # interface) installed for both units, a networkd restart restarts them and both sides agree on a
 # new key within seconds; the key never appears in the journal.

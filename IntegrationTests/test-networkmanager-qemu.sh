@@ -21,7 +21,7 @@
 # journal.
 #
 # The kernel is Debian's (as for the other QEMU suites); the guest's system is debootstrapped once
-# into $ROSENPASS_TEST_CACHE (or .cache/) (prepare_systemd_guest in broker/lib.sh).
+# into $ROSENPASS_TEST_CACHE (or .cache/) (systemd_guest_suite in broker/lib.sh).
 set -euo pipefail
 source "$(dirname "$0")/broker/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The package's rp@.service started by systemd, as the reference's package test runs it: a QEMU
 # guest boots a Debian system with systemd as PID 1 and this project's package installed with dpkg
-# (prepare_systemd_guest in broker/lib.sh). Its checks (units/guest-test.sh) make keys with the
+# (systemd_guest_suite in broker/lib.sh). Its checks (units/guest-test.sh) make keys with the
 # installed rp, derive a server and a client configuration from /etc/rosenpass/example.toml, and
 # `systemctl start rp@server rp@client`: systemd hands the keys over as credentials, runs rp as a
 # dynamic user with CAP_NET_ADMIN and the sandboxing as shipped, and rp creates the kernel WireGuard

@@ -163,9 +163,10 @@ boot_qemu_guest() {
 # guest's root folder $guest_root: the guest's system, debootstrapped once into the kernel's cache
 # ($cache) from $ROSENPASS_DEBIAN_MIRROR (default deb.debian.org) in this machine's Debian release,
 # with the package from packaging/deb/build-deb.sh installed (built at once when test-deb.sh has
-# built it before; the guest keeps it as /test/package.deb). GUEST_TEST becomes /test/guest-test.sh, which runs as rp-guest-test.service once
-# the system is up, with the helpers of systemd-guest-lib.sh in /test/lib.sh. The suite adds its
-# files, then run_systemd_guest boots it and guest_result reads what it reported.
+# built it before; the guest keeps it as /test/package.deb). GUEST_TEST becomes
+# /test/guest-test.sh, which runs as rp-guest-test.service once the system is up, with the helpers
+# of systemd-guest-lib.sh in /test/lib.sh. The suite adds its files, then run_systemd_guest boots it
+# and guest_result reads what it reported.
 # The package's file capability does not survive the initramfs (cpio carries no xattrs); the units
 # grant CAP_NET_ADMIN themselves.
 systemd_guest_suite() {

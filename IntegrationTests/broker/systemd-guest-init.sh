@@ -1,5 +1,5 @@
 #!/bin/sh
-# /init of the QEMU guests that boot Debian with systemd (prepare_systemd_guest in lib.sh): loads
+# /init of the QEMU guests that boot Debian with systemd (systemd_guest_suite in lib.sh): loads
 # the WireGuard module and its dependencies (the guest system has no /lib/modules of this kernel),
 # then hands over to systemd. The suite's checks run as rp-guest-test.service once the system is up.
 mount -t devtmpfs devtmpfs /dev

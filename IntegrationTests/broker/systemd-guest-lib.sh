@@ -49,7 +49,7 @@ restarted() {
 }
 
 # Ends the checks: reports KEY-IN-LOG if one of the keys given appears in the journal, shows the
-# last lines the units given by -u logged, reports "done" and powers the guest off.
+# last lines the units named after "--" logged, reports "done" and powers the guest off.
 # Usage: finish KEY... -- UNIT...
 finish() {
     journalctl --no-pager > /tmp/journal.txt 2>&1
