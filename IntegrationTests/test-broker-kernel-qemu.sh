@@ -66,27 +66,26 @@ frames "wg0:$p1:$psk2" > "$root/test/request-psk2.bin"
 
 # --- Boot.
 boot_qemu_guest "$root" "$cache" "$work" 300 768 1
-result() { grep "^RP-RESULT $1" "$work/results.log" | head -1 | cut -d' ' -f3-; }
 ! grep -q "^RP-RESULT no-wireguard-link" "$work/results.log" || fail "ip link add wg0 type wireguard failed"
-log "guest kernel: $(result kernel)"
+log "guest kernel: $(guest_result kernel)"
 ! grep -q "^RP-RESULT setcap-failed" "$work/results.log" || fail "setcap failed in the guest"
-log "guest broker: $(result caps)"
-[ "$(result exit)" = 0 ] || fail "the broker exited with $(result exit)"
+log "guest broker: $(guest_result caps)"
+[ "$(guest_result exit)" = 0 ] || fail "the broker exited with $(guest_result exit)"
 
 # Answers: Success, InternalError (peer not allowed), NoSuchInterface, NoSuchInterface (lo is not
 # WireGuard), NoSuchPeer, InternalError (garbage), Success.
-answers=$(result answers)
+answers=$(guest_result answers)
 expected=""
 for code in 00 01 02 02 03 01 00; do expected+="0500000000000000""01000000""$code"; done
 [ "$answers" = "$expected" ] || fail "answers $answers, expected $expected"
-after=$(result wg-after)
+after=$(guest_result wg-after)
 echo "$after" | grep -qF "$p1 $psk1" || fail "wg show does not report the installed PSK for p1: $after"
 echo "$after" | grep -qF "$p2 (none)" || fail "p2's PSK changed: $after"
-[ "$(result peers)" = 2 ] || fail "the peer count of wg0 changed: $(result peers)"
-[ "$(result peers1)" = 1 ] || fail "a peer was added to wg1: $(result peers1)"
+[ "$(guest_result peers)" = 2 ] || fail "the peer count of wg0 changed: $(guest_result peers)"
+[ "$(guest_result peers1)" = 1 ] || fail "a peer was added to wg1: $(guest_result peers1)"
 grep -q "^RP-RESULT audit-line-present" "$work/results.log" || fail "no audit line in the broker log"
 ! grep -q "^RP-RESULT KEY-IN-LOG" "$work/results.log" || fail "the PSK appears in the broker log"
-[ "$(result nocap-answers)" = "050000000000000001000000""01" ] || fail "without CAP_NET_ADMIN the answer was $(result nocap-answers)"
-echo "$(result wg-nocap)" | grep -qF "$p1 $psk1" || fail "the PSK changed without CAP_NET_ADMIN"
+[ "$(guest_result nocap-answers)" = "050000000000000001000000""01" ] || fail "without CAP_NET_ADMIN the answer was $(guest_result nocap-answers)"
+echo "$(guest_result wg-nocap)" | grep -qF "$p1 $psk1" || fail "the PSK changed without CAP_NET_ADMIN"
 log "kernel backend: PSK installed over generic netlink as uid 1000 with only CAP_NET_ADMIN (file capability); refusals and errors as expected"
 log "passed"

@@ -55,28 +55,27 @@ for host in alice bob; do
 done
 # --- Boot.
 boot_qemu_guest "$root" "$cache" "$work" 300 2048 1
-result() { grep "^RP-RESULT $1 " "$work/results.log" | head -1 | cut -d' ' -f3-; }
 flag() { grep -q "^RP-RESULT $1\$" "$work/results.log"; }
-log "guest kernel: $(result kernel)"
+log "guest kernel: $(guest_result kernel)"
 for host in alice bob; do
-    [[ "$(result "$host-up")" == *"is up with kernel WireGuard"* ]] || fail "$host's rp did not come up with kernel WireGuard: $(result "$host-up")"
+    [[ "$(guest_result "$host-up")" == *"is up with kernel WireGuard"* ]] || fail "$host's rp did not come up with kernel WireGuard: $(guest_result "$host-up")"
 done
-psk=$(result psk-alice)
-if [ -z "$psk" ] || [ "$psk" = "(none)" ] || [ "$psk" != "$(result psk-bob)" ]; then
-    fail "the PSKs differ: alice $psk, bob $(result psk-bob)"
+psk=$(guest_result psk-alice)
+if [ -z "$psk" ] || [ "$psk" = "(none)" ] || [ "$psk" != "$(guest_result psk-bob)" ]; then
+    fail "the PSKs differ: alice $psk, bob $(guest_result psk-bob)"
 fi
-case $(result handshake) in ""|0) fail "no WireGuard handshake with the exchanged PSK" ;; esac
-[ "$(result alice-port)" = 10000 ] || fail "rpa listens on $(result alice-port), expected 9999 + 1"
-[ "$(result bob-port)" = 8889 ] || fail "rpb listens on $(result bob-port), expected 8888 + 1"
-[ "$(result bob-endpoint)" = 127.0.0.1:10000 ] || fail "bob's endpoint for alice is $(result bob-endpoint)"
-[ "$(result alice-peers)" = 1 ] || fail "rpa has $(result alice-peers) peers"
-allowed=$(result alice-allowed)
+case $(guest_result handshake) in ""|0) fail "no WireGuard handshake with the exchanged PSK" ;; esac
+[ "$(guest_result alice-port)" = 10000 ] || fail "rpa listens on $(guest_result alice-port), expected 9999 + 1"
+[ "$(guest_result bob-port)" = 8889 ] || fail "rpb listens on $(guest_result bob-port), expected 8888 + 1"
+[ "$(guest_result bob-endpoint)" = 127.0.0.1:10000 ] || fail "bob's endpoint for alice is $(guest_result bob-endpoint)"
+[ "$(guest_result alice-peers)" = 1 ] || fail "rpa has $(guest_result alice-peers) peers"
+allowed=$(guest_result alice-allowed)
 [[ "$allowed" == *10.79.0.2/32* && "$allowed" == *fd79::2/128* ]] || fail "rpa's allowed IPs: $allowed"
-[[ "$(result routes4)" == *"10.79.0.2 dev rpa"* && "$(result routes4)" == *"10.79.0.1 dev rpb"* ]] || fail "IPv4 routes: $(result routes4)"
-[[ "$(result routes6)" == *"fd79::2 dev rpa"* ]] || fail "no route for the second allowed-ips entry: $(result routes6)"
-[ "$(result address)" = "inet 10.79.0.1/32" ] || fail "rpa's address: $(result address)"
+[[ "$(guest_result routes4)" == *"10.79.0.2 dev rpa"* && "$(guest_result routes4)" == *"10.79.0.1 dev rpb"* ]] || fail "IPv4 routes: $(guest_result routes4)"
+[[ "$(guest_result routes6)" == *"fd79::2 dev rpa"* ]] || fail "no route for the second allowed-ips entry: $(guest_result routes6)"
+[ "$(guest_result address)" = "inet 10.79.0.1/32" ] || fail "rpa's address: $(guest_result address)"
 ! flag KEY-IN-LOG || fail "the PSK appears in rp's output"
-[ "$(result alice-exit)/$(result bob-exit)" = 0/0 ] || fail "rp exited with $(result alice-exit) / $(result bob-exit) after SIGTERM"
+[ "$(guest_result alice-exit)/$(guest_result bob-exit)" = 0/0 ] || fail "rp exited with $(guest_result alice-exit) / $(guest_result bob-exit) after SIGTERM"
 if flag rpa-left || flag rpb-left; then fail "an interface is left after SIGTERM"; fi
 log "kernel WireGuard: interfaces created over rtnetlink and configured over generic netlink, same PSK on both, handshake, removed on SIGTERM"
 log "passed"

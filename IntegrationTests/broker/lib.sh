@@ -156,6 +156,9 @@ boot_qemu_guest() {
     ! grep -q "^RP-RESULT insmod-failed" "$work/results.log" || fail "a module did not load: $(grep insmod-failed "$work/results.log")"
 }
 
+# What the guest booted by boot_qemu_guest reported as "RP-RESULT $1 ...": the rest of that line.
+guest_result() { grep -m 1 "^RP-RESULT $1\( \|\$\)" "$work/results.log" | cut -d' ' -f3-; }
+
 # The suites whose QEMU guest boots Debian with systemd as PID 1 and this project's package installed
 # with dpkg, for what needs a real service manager (units started by systemd, D-Bus, network
 # managers). `systemd_guest_suite NAME GUEST_TEST` checks what they need (root, tools, binaries),
@@ -245,9 +248,6 @@ run_systemd_guest() {
     boot_qemu_guest "$guest_root" "$cache" "$work" 900 3072 2
     log "guest kernel: $(guest_result kernel)"
 }
-
-# What the guest reported as "RP-RESULT $1 ...": the rest of that line.
-guest_result() { grep -m 1 "^RP-RESULT $1\( \|\$\)" "$work/results.log" | cut -d' ' -f3-; }
 
 # The Rosenpass side of the two-interface guests (networkd, NetworkManager): wg0 and wg1 are peers of
 # each other over loopback, their WireGuard public keys in $work/wg0.pub and $work/wg1.pub. Makes the

@@ -37,6 +37,15 @@ same_new_key() {
     return 1
 }
 
+# Waits up to 10 seconds for unit $1's journal to show a line matching $2 (grep's pattern).
+journal_shows() {
+    for _ in $(seq 1 50); do
+        journalctl --no-pager --unit="$1" | grep -q "$2" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
 # Waits up to 30 seconds for unit $1 to run with a main process other than $2.
 restarted() {
     local pid

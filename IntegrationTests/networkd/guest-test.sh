@@ -27,16 +27,15 @@ result "users $(user_kind "${units[0]}") $(user_kind "${units[1]}") $(user_kind 
 # ExecReload= (SIGHUP): the daemon reads its configuration again (its credential included) and goes on.
 pid=$(main_pid "${units[0]}")
 systemctl reload "${units[0]}"
-for _ in $(seq 1 50); do
-    journalctl --no-pager -u "${units[0]}" | grep -q "SIGHUP: reloading the configuration" && break
-    sleep 0.2
-done
+logged=no
+journal_shows "${units[0]}" "SIGHUP: reloading the configuration" && logged=yes
 sleep 1
+failure=$(journalctl --no-pager -u "${units[0]}" | grep "reload: " | tail -1)
 if [ "$(main_pid "${units[0]}")" != "$pid" ]; then
     result "reload restarted"
-elif journalctl --no-pager -u "${units[0]}" | grep -q "reload: "; then
-    result "reload failed $(journalctl --no-pager -u "${units[0]}" | grep "reload: " | tail -1)"
-elif journalctl --no-pager -u "${units[0]}" | grep -q "SIGHUP: reloading the configuration"; then
+elif [ -n "$failure" ]; then
+    result "reload failed $failure"
+elif [ $logged = yes ]; then
     result "reload done $(systemctl is-active "${units[0]}")"
 else
     result "reload not-logged"

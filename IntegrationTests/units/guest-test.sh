@@ -8,10 +8,7 @@ if /test/package-test-setup.sh; then result "keys made"; else result "keys faile
 # Before the step example.toml asks for, the unit's user cannot reach the peer's public keys in the
 # 0700 folder rp genkey made: the start fails, and the journal says who was denied what.
 systemctl start rp@server.service
-for _ in $(seq 1 50); do
-    journalctl --no-pager -u rp@server | grep -q "Permission denied" && break
-    sleep 0.2
-done
+journal_shows rp@server.service "Permission denied"
 denied=$(journalctl --no-pager -u rp@server | grep -o "peers/client/[a-z]*: open failed: Permission denied (os error 13); user [0-9]* may not open it or search a folder on its way" | head -1)
 result "denied ${denied:-nothing logged}"
 systemctl stop rp@server.service
